@@ -1,0 +1,41 @@
+"""bigfit: train machine-learning models on datasets larger than memory, fast.
+
+Heavy modules load on first use, so ``import bigfit`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bigfit._config import config_context, get_config
+from bigfit._version import __version__
+
+if TYPE_CHECKING:
+    from bigfit.data.dataset import Dataset
+    from bigfit.engine import Engine, get_engine
+
+__all__ = [
+    "Dataset",
+    "Engine",
+    "__version__",
+    "config_context",
+    "get_config",
+    "get_engine",
+]
+
+_LAZY = {
+    "Dataset": "bigfit.data.dataset",
+    "Engine": "bigfit.engine",
+    "get_engine": "bigfit.engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bigfit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
