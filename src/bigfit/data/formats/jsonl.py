@@ -1,0 +1,76 @@
+"""JSON lines (one object per line), split into byte blocks like CSV."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.json as pajson
+
+from bigfit.data.formats.text import DEFAULT_BLOCK_BYTES, TextFormat, as_schema, count_lines, promote_integers
+from bigfit.data.pieces import Piece
+from bigfit.exceptions import EmptyDatasetError, ParseError
+
+_READ_BLOCK = 4 * 2**20
+_ROW = re.compile(r"in row (\d+)")
+
+
+class JsonLinesFormat(TextFormat):
+    """Newline-delimited JSON objects.
+
+    Parameters
+    ----------
+    schema : pyarrow.Schema or mapping of column name to type, optional
+        Types for some or all fields, overriding inference.
+    block_bytes : int
+        Size of the byte blocks files are split into.
+    """
+
+    name = "json"
+    extensions = (".jsonl", ".ndjson", ".json")
+
+    def __init__(self, *, schema: pa.Schema | Mapping[str, Any] | None = None,
+                 block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+        super().__init__(block_bytes=block_bytes)
+        self.schema_override = as_schema(schema) if schema is not None else None
+
+    def infer_schema(self, filesystem: pafs.FileSystem, path: str) -> pa.Schema:
+        with filesystem.open_input_file(path) as handle:
+            try:
+                reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=_READ_BLOCK))
+            except pa.ArrowInvalid as error:
+                if "Empty JSON file" in str(error) or "empty" in str(error).lower():
+                    raise EmptyDatasetError(f"{path} is empty.") from error
+                raise ParseError(f"Cannot read the first rows of {path} as JSON lines: {error}") from error
+            schema = promote_integers(reader.schema)
+        if self.schema_override is not None:
+            schema = pa.schema([self.schema_override.field(f.name)
+                                if f.name in self.schema_override.names else f for f in schema])
+        return schema
+
+    def read(self, filesystem: pafs.FileSystem | None, piece: Piece, schema: pa.Schema,
+             columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+        stream = self.open_range(filesystem, piece)
+        if stream.empty:
+            stream.close()
+            return
+        parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=_READ_BLOCK,
+                                                                             use_threads=False),
+                                      parse_options=parse)
+            for record_batch in reader:
+                record_batch = record_batch.select(list(columns))
+                for start in range(0, record_batch.num_rows, batch_size):
+                    yield record_batch.slice(start, batch_size)
+        except pa.ArrowInvalid as error:
+            row = _ROW.search(str(error))
+            where = (f"line {count_lines(filesystem, piece.path, stream.data_start) + int(row.group(1))}"
+                     if row else piece.describe())
+            raise ParseError(f"{piece.path}, {where}: cannot parse JSON ({str(error).split(' in row')[0]}).") \
+                from error
+        finally:
+            stream.close()

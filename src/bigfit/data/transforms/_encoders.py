@@ -1,0 +1,131 @@
+"""Categorical encoders: from uint64 value hashes to int32 codes in one shared index space.
+
+Column ``j`` owns the block of codes ``[offsets[j], offsets[j] + block_size[j])``, so a
+model sees one index space (``n_codes`` one-hot columns) across every categorical
+column.  Both encoders keep the last index of each block for a missing value (hash 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bigfit.data._hashing import MISSING, mix64
+
+INT32_LIMIT = int(np.iinfo(np.int32).max)
+
+
+class HashEncoder:
+    """The hashing trick: ``offset_j + mix64(hash, seed) % n_buckets``; missing -> ``offset_j + n_buckets``.
+
+    Each column's block has ``n_buckets + 1`` codes: the buckets, then one code for
+    missing values, which therefore never share a code with a present value.
+    """
+
+    kind = "hash"
+
+    def __init__(self, n_columns: int, n_buckets: int, seed: int) -> None:
+        self.n_columns, self.n_buckets, self.seed = n_columns, n_buckets, seed
+        block = n_buckets + 1
+        self._offsets = np.arange(n_columns, dtype=np.uint64) * np.uint64(block)
+        self._missing = (self._offsets + np.uint64(n_buckets)).astype(np.int32)
+
+    @property
+    def n_codes(self) -> int:
+        return self.n_columns * (self.n_buckets + 1)
+
+    def encode(self, hashes: np.ndarray) -> np.ndarray:
+        """Return int32 codes of shape ``hashes.shape`` (``(n_rows, n_columns)``)."""
+        buckets = mix64(hashes, self.seed)
+        if self.n_buckets & (self.n_buckets - 1) == 0:
+            buckets &= np.uint64(self.n_buckets - 1)
+        else:
+            buckets %= np.uint64(self.n_buckets)
+        buckets += self._offsets
+        codes = buckets.astype(np.int32)
+        np.copyto(codes, self._missing, where=hashes == MISSING)
+        return codes
+
+    def names(self, columns: list[str]) -> list[str]:
+        return [name for column in columns for name in
+                [f"{column}#{b}" for b in range(self.n_buckets)] + [f"{column}#<missing>"]]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n_columns": self.n_columns, "n_buckets": self.n_buckets,
+                "seed": self.seed}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> HashEncoder:
+        return cls(int(state["n_columns"]), int(state["n_buckets"]), int(state["seed"]))
+
+
+class VocabularyEncoder:
+    """One-hot index from a vocabulary per column: ``[values..., other, missing]``.
+
+    A column's vocabulary is a sorted uint64 array of value hashes (looked up with
+    ``np.searchsorted``); a value outside it gets the "other" code, a missing value the
+    last code of the block.  ``labels[j][i]`` is the text shown for ``vocabularies[j][i]``.
+    """
+
+    kind = "onehot"
+
+    def __init__(self, vocabularies: list[np.ndarray], labels: list[list[str]]) -> None:
+        self.vocabularies = [np.asarray(v, dtype=np.uint64) for v in vocabularies]
+        self.labels = labels
+        sizes = np.array([len(v) + 2 for v in self.vocabularies], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._n_codes = int(sizes.sum())
+
+    @property
+    def n_codes(self) -> int:
+        return self._n_codes
+
+    def encode(self, hashes: np.ndarray) -> np.ndarray:
+        """Return int32 codes of shape ``hashes.shape`` (``(n_rows, n_columns)``)."""
+        codes = np.empty(hashes.shape, dtype=np.int32)
+        for j, vocabulary in enumerate(self.vocabularies):
+            column = hashes[:, j]
+            size = len(vocabulary)
+            local = np.full(len(column), size, dtype=np.int64)  # "other"
+            if size:
+                position = np.searchsorted(vocabulary, column)
+                found = vocabulary[np.minimum(position, size - 1)] == column
+                np.copyto(local, position, where=found)
+            local[column == MISSING] = size + 1
+            codes[:, j] = local + self._offsets[j]
+        return codes
+
+    def names(self, columns: list[str]) -> list[str]:
+        return [name for column, labels in zip(columns, self.labels, strict=True) for name in
+                [f"{column}={label}" for label in labels]
+                + [f"{column}=<other>", f"{column}=<missing>"]]
+
+    def to_state(self) -> dict[str, Any]:
+        sizes = [len(v) for v in self.vocabularies]
+        return {"kind": self.kind,
+                "vocabulary": np.concatenate([np.zeros(0, np.uint64), *self.vocabularies]),
+                "sizes": np.array(sizes, dtype=np.int64),
+                "labels": [label for labels in self.labels for label in labels]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> VocabularyEncoder:
+        bounds = np.concatenate([[0], np.cumsum(state["sizes"])]).astype(int).tolist()
+        vocabulary = np.asarray(state["vocabulary"], dtype=np.uint64)
+        labels = list(state["labels"])
+        pairs = zip(bounds[:-1], bounds[1:], strict=True)
+        vocabularies, label_lists = [], []
+        for start, stop in pairs:
+            vocabularies.append(vocabulary[start:stop].copy())
+            label_lists.append(labels[start:stop])
+        return cls(vocabularies, label_lists)
+
+
+Encoder = HashEncoder | VocabularyEncoder
+
+
+def encoder_from_state(state: dict[str, Any]) -> Encoder:
+    """Rebuild the encoder saved by its ``to_state``."""
+    kinds: dict[str, type[HashEncoder] | type[VocabularyEncoder]] = {
+        "hash": HashEncoder, "onehot": VocabularyEncoder}
+    return kinds[state["kind"]].from_state(state)
