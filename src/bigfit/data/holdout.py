@@ -24,9 +24,12 @@ class Holdout:
     key: str | None = None
     validation: bool = False
 
-    def mask(self, record_batch: pa.RecordBatch, row_id: np.ndarray) -> np.ndarray:
-        """Return a boolean mask of the rows of ``record_batch`` on this side."""
-        ids = hash_array(record_batch.column(self.key)) if self.key else row_id
+    def split_ids(self, record_batch: pa.RecordBatch, row_id: np.ndarray) -> np.ndarray:
+        """Return what the split hashes for each row: the key's hash, or the row identifier."""
+        return hash_array(record_batch.column(self.key)) if self.key else row_id
+
+    def mask(self, ids: np.ndarray) -> np.ndarray:
+        """Return a boolean mask of the rows on this side, from :meth:`split_ids`."""
         draws = mix64(ids, seed=self.seed ^ 0x5EED)
         threshold = np.uint64(min(int(self.fraction * 2.0**64), 2**64 - 1))
         in_validation = draws < threshold

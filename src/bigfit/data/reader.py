@@ -63,7 +63,7 @@ class Reader:
             ids = row_ids(piece.file_id, first + position, n, block=block)
             position += n
             if self.holdout is not None:
-                keep = self.holdout.mask(record_batch, ids)
+                keep = self.holdout.mask(self.holdout.split_ids(record_batch, ids))
                 if not keep.all():
                     record_batch, ids = record_batch.filter(pa.array(keep)), ids[keep]
             if record_batch.num_rows:

@@ -242,7 +242,8 @@ def make_dataset(
     format : {"parquet", "csv"}, default="parquet"
         File format; CSV files have a header row and comma delimiters.
     n_files : int, optional
-        Number of files; default about one per million rows.  Rows are split evenly.
+        Number of files; default about one per million rows.  Rows are split evenly,
+        in whole row groups when there are at least as many row groups as files.
     row_group_size : int, default=65_536
         Rows per Parquet row group, and per write for CSV.
     seed : int, default=0
@@ -295,12 +296,12 @@ def make_dataset(
     _check_choice("format", format, FORMATS)
 
     model = _Model.draw(spec)
-    bounds = np.linspace(0, rows, n_files + 1).round().astype(np.int64)
+    bounds = _file_bounds(rows, n_files, row_group_size)
     files = tuple(f"part-{i:05d}.{format}" for i in range(n_files))
     source = _RowSource(model)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for name, start, stop in zip(files, bounds[:-1], bounds[1:], strict=True):
-            chunks = source.batches(int(start), int(stop), row_group_size)
+            chunks = source.batches(start, stop, row_group_size)
             if progress is not None:
                 chunks = _reporting(chunks, progress)
             _WRITERS[format](tmp / name, model, chunks)
@@ -395,6 +396,14 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
             f"Got {value!r} instead."
         )
     return str(value)
+
+
+def _file_bounds(rows: int, n_files: int, row_group_size: int) -> list[int]:
+    """Split rows evenly into files, in whole row groups when there are enough of them."""
+    groups = -(-rows // row_group_size)
+    if groups < n_files:
+        return [i * rows // n_files for i in range(n_files + 1)]
+    return [min(i * groups // n_files * row_group_size, rows) for i in range(n_files + 1)]
 
 
 # --- the generating model -----------------------------------------------------------
