@@ -95,6 +95,7 @@ class Dataset:
             self._filesystem = None
             self._files = [_memory_units(table)]
             self._found: list[FoundFile] = []
+            self._null_counts = {name: table.column(name).null_count for name in table.column_names}
             schema, where = table.schema, "the table"
         else:
             sources = [source] if isinstance(source, str | os.PathLike) else list(source)
@@ -102,14 +103,14 @@ class Dataset:
             self._filesystem, self._found, name = find_files(
                 sources, format_name=format, storage_options=storage_options)
             fmt = format_for(name, **read_options)
-            schema, self._files = _scan(fmt, self._filesystem, self._found)
+            schema, self._files, self._null_counts = _scan(fmt, self._filesystem, self._found)
             where = f"{sources[0]!s}" + (f" (and {len(sources) - 1} more)" if len(sources) > 1 else "")
         self._by_bytes = isinstance(fmt, TextFormat)
         layout = infer_layout(schema, target=target, features=features, weight=weight,
                               categorical=categorical, where=where)
-        self._check_rows(layout)
         self.budget = plan_budget(resolve_memory_limit(memory_limit), _row_bytes(schema, layout))
         self._reader = Reader(fmt, self._filesystem, schema, layout, self.budget.batch_size)
+        self._check_rows()
 
     @classmethod
     def from_arrays(cls, X: Any, y: Any = None, *, sample_weight: Any = None,
@@ -309,10 +310,19 @@ class Dataset:
         view._reader = replace(self._reader, batch_size=budget.batch_size)
         return view
 
-    def _check_rows(self, layout: Layout) -> None:
+    def _check_rows(self) -> None:
         rows = self.num_rows
         if rows == 0 or (self._by_bytes and self.nbytes == 0):
             raise EmptyDatasetError(f"The dataset has no rows ({len(self._found)} file(s)).")
+        target = self.target
+        if target is None:
+            return
+        all_null = pa.types.is_null(self.schema.field(target).type) or (
+            rows is not None and self._null_counts is not None
+            and self._null_counts.get(target) == rows)
+        if all_null:
+            raise SchemaError(f"The target column {target!r} holds no value (every row is null); "
+                              "choose another target= or fix the data.")
 
 
 def _as_table(source: Any) -> pa.Table | None:
@@ -344,7 +354,8 @@ def _memory_units(table: pa.Table) -> FileUnits:
     return FileUnits("", 0, units)
 
 
-def _scan(fmt: Format, filesystem: Any, found: list[FoundFile]) -> tuple[pa.Schema, list[FileUnits]]:
+def _scan(fmt: Format, filesystem: Any, found: list[FoundFile],
+          ) -> tuple[pa.Schema, list[FileUnits], dict[str, int] | None]:
     """Read every file's metadata (in threads) and check that their columns agree."""
     text = isinstance(fmt, TextFormat)
 
@@ -365,7 +376,14 @@ def _scan(fmt: Format, filesystem: Any, found: list[FoundFile]) -> tuple[pa.Sche
     schema = _with_partitions(schema, found)
     files = [FileUnits(f.path, hash_bytes(f.relative), s.units, f.partition, f.token)
              for f, s in zip(found, scans, strict=True)]
-    return schema, files
+    null_counts: dict[str, int] | None = {}
+    for s in scans:
+        if s.null_counts is None:
+            null_counts = None
+            break
+        for name, count in s.null_counts.items():
+            null_counts[name] = null_counts.get(name, 0) + count
+    return schema, files, null_counts
 
 
 def _with_partitions(schema: pa.Schema, found: list[FoundFile]) -> pa.Schema:

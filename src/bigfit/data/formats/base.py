@@ -14,10 +14,12 @@ from bigfit.data.pieces import Piece, Unit
 
 @dataclass(frozen=True, slots=True)
 class FileScan:
-    """What a format learns from a file's metadata: its schema (when read) and units."""
+    """What a format learns from a file's metadata: its schema (when read), units, and
+    null counts per column where the metadata records them."""
 
     schema: pa.Schema | None
     units: list[Unit]
+    null_counts: dict[str, int] | None = None
 
 
 class Format(abc.ABC):

@@ -17,8 +17,10 @@ from bigfit.data.pieces import Piece
 from bigfit.exceptions import EmptyDatasetError, ParseError
 
 _READ_BLOCK = 4 * 2**20
+_INFER_BLOCK = 2**20
 _ROW = re.compile(r"Row #(\d+)")
 _COLUMN = re.compile(r"In CSV column #(\d+)")
+_VALUE = re.compile(r"invalid value '(.*)'")
 
 
 class CsvFormat(TextFormat):
@@ -78,14 +80,17 @@ class CsvFormat(TextFormat):
 
     def infer_schema(self, filesystem: pafs.FileSystem, path: str) -> pa.Schema:
         with filesystem.open_input_file(path) as handle:
+            read_options = self._read_options()
+            read_options.block_size = _INFER_BLOCK
             try:
-                reader = pacsv.open_csv(handle, read_options=self._read_options(),
-                                        parse_options=self._parse_options(),
-                                        convert_options=self._convert_options(self.schema_override))
+                reader = pacsv.open_csv(
+                    handle, read_options=read_options,
+                    parse_options=self._parse_options(invalid_row_handler=_raise_invalid_row),
+                    convert_options=self._convert_options(self.schema_override))
             except pa.ArrowInvalid as error:
                 if "Empty CSV file" in str(error):
                     raise EmptyDatasetError(f"{path} is empty.") from error
-                raise ParseError(f"Cannot read the first rows of {path} as CSV: {error}") from error
+                raise self._parse_error(filesystem, path, 0, None, error) from error
             schema = promote_integers(reader.schema)
         if not self.header:
             schema = pa.schema([f.with_name(f"column{i}") for i, f in enumerate(schema)])
@@ -111,33 +116,39 @@ class CsvFormat(TextFormat):
             for record_batch in reader:
                 yield from _split(record_batch, batch_size)
         except pa.ArrowInvalid as error:
-            raise self._parse_error(filesystem, piece, stream.data_start, schema, error) from error
+            raise self._parse_error(filesystem, piece.path, stream.data_start, schema, error,
+                                    piece) from error
         finally:
             stream.close()
 
-    def _parse_error(self, filesystem: pafs.FileSystem | None, piece: Piece, data_start: int,
-                     schema: pa.Schema, error: Exception) -> ParseError:
+    def _parse_error(self, filesystem: pafs.FileSystem | None, path: str, data_start: int,
+                     schema: pa.Schema | None, error: Exception, piece: Piece | None = None,
+                     ) -> ParseError:
         """Build an error naming the file and line of the bad row."""
         message = str(error)
-        lines_before = count_lines(filesystem, piece.path, data_start)
-        header_lines = 1 if self.header else 0
+        lines_before = count_lines(filesystem, path, data_start)
         row = _ROW.search(message)
         column = _COLUMN.search(message)
-        if row:
-            line = lines_before + int(row.group(1)) + (0 if data_start == 0 else -header_lines)
-            detail = message.split(": ", 1)[-1]
-            detail = _ROW.sub("", detail).strip(": ")
-            return ParseError(f"{piece.path}, line {line}: cannot parse the row ({detail}).")
-        if column:
-            name = schema.names[int(column.group(1))] if int(column.group(1)) < len(schema) else "?"
-            found = self._find_bad_value(filesystem, piece, schema, name)
-            where = f"line {lines_before + found[0] + (header_lines if data_start == 0 else 0)}" \
-                if found else f"bytes {piece.byte_range}"
-            value = f" value {found[1]!r}" if found else ""
-            return ParseError(
-                f"{piece.path}, {where}, column {name!r}:{value} is not a valid "
-                f"{schema.field(name).type}; fix the file or pass schema={{{name!r}: 'string'}}.")
-        return ParseError(f"Cannot read {piece.describe()} of {piece.path} as CSV: {message}")
+        header_lines = 1 if self.header else 0
+        first_line = lines_before + (header_lines if data_start == 0 else 0)
+        name = None
+        if column and schema is not None and int(column.group(1)) < len(schema):
+            name = schema.names[int(column.group(1))]
+        if name is None:
+            if row is None:
+                return ParseError(f"Cannot read {path} as CSV: {message}")
+            detail = _ROW.sub("", message.split(": ", 1)[-1]).strip(": ")
+            line = first_line + int(row.group(1)) - header_lines
+            return ParseError(f"{path}, line {line}: cannot parse the row ({detail}).")
+        assert schema is not None
+        value = _VALUE.search(message)
+        found = (int(row.group(1)) - header_lines, value.group(1) if value else None) if row \
+            else self._find_bad_value(filesystem, piece, schema, name) if piece else None
+        where = f"line {first_line + found[0]}" if found else f"from byte {data_start}"
+        shown = f" value {found[1]!r}" if found and found[1] is not None else ""
+        return ParseError(
+            f"{path}, {where}, column {name!r}:{shown} is not a valid {schema.field(name).type}; "
+            f"fix the file or pass schema={{{name!r}: 'string'}}.")
 
     def _find_bad_value(self, filesystem: pafs.FileSystem | None, piece: Piece,
                         schema: pa.Schema, name: str) -> tuple[int, str] | None:

@@ -40,11 +40,11 @@ class JsonLinesFormat(TextFormat):
     def infer_schema(self, filesystem: pafs.FileSystem, path: str) -> pa.Schema:
         with filesystem.open_input_file(path) as handle:
             try:
-                reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=_READ_BLOCK))
+                reader = pajson.open_json(handle, read_options=pajson.ReadOptions(block_size=2**20))
             except pa.ArrowInvalid as error:
-                if "Empty JSON file" in str(error) or "empty" in str(error).lower():
+                if "empty" in str(error).lower():
                     raise EmptyDatasetError(f"{path} is empty.") from error
-                raise ParseError(f"Cannot read the first rows of {path} as JSON lines: {error}") from error
+                raise _parse_error(filesystem, path, 0, error) from error
             schema = promote_integers(reader.schema)
         if self.schema_override is not None:
             schema = pa.schema([self.schema_override.field(f.name)
@@ -67,10 +67,17 @@ class JsonLinesFormat(TextFormat):
                 for start in range(0, record_batch.num_rows, batch_size):
                     yield record_batch.slice(start, batch_size)
         except pa.ArrowInvalid as error:
-            row = _ROW.search(str(error))
-            where = (f"line {count_lines(filesystem, piece.path, stream.data_start) + int(row.group(1))}"
-                     if row else piece.describe())
-            raise ParseError(f"{piece.path}, {where}: cannot parse JSON ({str(error).split(' in row')[0]}).") \
-                from error
+            raise _parse_error(filesystem, piece.path, stream.data_start, error) from error
         finally:
             stream.close()
+
+
+def _parse_error(filesystem: pafs.FileSystem | None, path: str, data_start: int,
+                 error: Exception) -> ParseError:
+    """Build an error naming the file and line (pyarrow counts rows from 0)."""
+    message = str(error)
+    row = _ROW.search(message)
+    where = f"line {count_lines(filesystem, path, data_start) + int(row.group(1)) + 1}" if row \
+        else f"from byte {data_start}"
+    detail = message.split(" in row")[0].removeprefix("JSON parse error: ")
+    return ParseError(f"{path}, {where}: cannot parse JSON ({detail}).")

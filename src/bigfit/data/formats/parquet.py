@@ -29,7 +29,7 @@ class ParquetFormat(Format):
                 nbytes = sum(group.column(c).total_compressed_size for c in range(group.num_columns))
                 units.append(Unit(index, group.num_rows, nbytes, first_row=first))
                 first += group.num_rows
-            return FileScan(parquet.schema_arrow, units)
+            return FileScan(parquet.schema_arrow, units, _null_counts(metadata))
 
     def read(self, filesystem: pafs.FileSystem | None, piece: Piece, schema: pa.Schema,
              columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -63,3 +63,17 @@ class _open:
         handle = getattr(self, "handle", None)
         if handle is not None:
             handle.close()
+
+
+def _null_counts(metadata: pq.FileMetaData) -> dict[str, int] | None:
+    """Null counts of top-level columns from row-group statistics, when every group has them."""
+    counts: dict[str, int] = {}
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            stats = column.statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            counts[column.path_in_schema] = counts.get(column.path_in_schema, 0) + stats.null_count
+    return counts
