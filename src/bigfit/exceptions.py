@@ -58,3 +58,7 @@ class UnknownEngineError(BigfitError, ValueError):
 
 class MissingDependencyError(BigfitError, ImportError):
     """An optional dependency is needed; the message gives the pip command."""
+
+
+class NotFittedError(BigfitError, ValueError, AttributeError):
+    """An estimator or transformer was used before ``fit``."""

@@ -79,7 +79,7 @@ class Moments:
             )
 
     def update(self, X: np.ndarray) -> Moments:
-        """Fold the rows of ``X`` (shape ``(n_rows, n_features)``, NaN = missing) in; return self."""
+        """Fold in the rows of ``X``, shape ``(n_rows, n_features)``, NaN = missing; return self."""
         x = np.asarray(X)
         if x.ndim != 2:
             raise DataError(f"Moments.update expects a 2-D array; got shape {x.shape}.")
@@ -94,10 +94,10 @@ class Moments:
         has_missing = bool(nulls.any())
         if has_missing:
             x[missing] = 0.0
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # empty or infinite columns
             mean = x.sum(axis=0) / count
-        # Centre on the batch mean before squaring (two-pass): no cancellation.
-        x -= np.where(count > 0, mean, 0.0)
+            # Centre on the batch mean before squaring (two-pass): no cancellation.
+            x -= np.where(count > 0, mean, 0.0)
         if has_missing:
             x[missing] = 0.0
         m2 = np.einsum("ij,ij->j", x, x)
@@ -451,7 +451,7 @@ class TopValues:
         return int(self._counts[i]) if found else 0
 
     def top(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(hashes, counts)`` of the ``n`` most frequent values (ties: smaller hash first)."""
+        """Return ``(hashes, counts)`` of the ``n`` most frequent values, ties by smaller hash."""
         order = np.lexsort((self._keys, -self._counts))[:n]
         return self._keys[order], self._counts[order]
 
@@ -460,7 +460,7 @@ class TopValues:
         return self._labels.get(int(value_hash))
 
     def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
-        """Return ``[(label, count), ...]`` of the top ``n`` values; unlabelled ones read ``#<hex hash>``."""
+        """Return ``[(label, count), ...]`` of the top ``n`` values (no label: ``#<hex hash>``)."""
         keys, counts = self.top(n)
         return [(self._labels.get(int(k), f"#{int(k):016x}"), int(c))
                 for k, c in zip(keys, counts, strict=True)]
@@ -481,8 +481,9 @@ class TopValues:
         top._counts = np.array(state["counts"], dtype=np.int64)
         top.n_seen, top.n_missing = int(state["n_seen"]), int(state["n_missing"])
         top.max_error = int(state["max_error"])
-        top._labels = {int(k): str(v) for k, v in
-                       zip(np.asarray(state["label_hashes"]).tolist(), state["labels"], strict=True)}
+        label_hashes = np.asarray(state["label_hashes"]).tolist()
+        top._labels = {int(k): str(v)
+                       for k, v in zip(label_hashes, state["labels"], strict=True)}
         return top
 
     def __repr__(self) -> str:

@@ -97,6 +97,11 @@ def categorical_hashes(batch: Batch) -> np.ndarray:
     """Return ``batch.hashes``, or an empty ``(n_rows, 0)`` array when it has none."""
     if batch.hashes is None:
         return np.zeros((len(batch), 0), dtype=np.uint64)
+    if batch.hashes.dtype != np.uint64 or batch.hashes.ndim != 2:
+        raise SchemaError(
+            "Batch.hashes must be a 2-D uint64 array (a 64-bit hash per categorical value); "
+            f"got {batch.hashes.dtype} of shape {batch.hashes.shape}."
+        )
     return batch.hashes
 
 

@@ -33,15 +33,24 @@ class Interval:
         wanted = numbers.Integral if self.kind is int else numbers.Real
         if not isinstance(value, wanted) or (isinstance(value, float) and math.isnan(value)):
             return False
-        low_ok = self.low is None or value > self.low or (
-            value == self.low and self.closed in ("both", "left"))
-        high_ok = self.high is None or value < self.high or (
-            value == self.high and self.closed in ("both", "right"))
+        # An unbounded side excludes infinity: "(-inf, inf)" holds finite numbers only.
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        low_ok = value > low or (value == low and self._closed_left)
+        high_ok = value < high or (value == high and self._closed_right)
         return bool(low_ok and high_ok)
 
+    @property
+    def _closed_left(self) -> bool:
+        return self.low is not None and self.closed in ("both", "left")
+
+    @property
+    def _closed_right(self) -> bool:
+        return self.high is not None and self.closed in ("both", "right")
+
     def __str__(self) -> str:
-        left = "[" if self.low is not None and self.closed in ("both", "left") else "("
-        right = "]" if self.high is not None and self.closed in ("both", "right") else ")"
+        left = "[" if self._closed_left else "("
+        right = "]" if self._closed_right else ")"
         low = "-inf" if self.low is None else repr(self.low)
         high = "inf" if self.high is None else repr(self.high)
         article = "an int" if self.kind is int else "a float"
