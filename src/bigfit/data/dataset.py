@@ -18,6 +18,7 @@ from bigfit._config import memory_limit as resolve_memory_limit
 from bigfit.data._hashing import hash_bytes
 from bigfit.data.batch import Batch
 from bigfit.data.budget import Budget, plan_budget
+from bigfit.data.cache import cached_reader
 from bigfit.data.discovery import FoundFile, find_files
 from bigfit.data.formats import Format, FileScan, MemoryFormat, format_for
 from bigfit.data.formats.memory import UNIT_ROWS
@@ -308,6 +309,54 @@ class Dataset:
         view = copy.copy(self)
         view.budget = budget
         view._reader = replace(self._reader, batch_size=budget.batch_size)
+        return view
+
+    def cache(self, location: str | os.PathLike[str] | None = None) -> Dataset:
+        """Return a view of this dataset that keeps its decoded batches in a binary cache.
+
+        The first pass over each piece decodes the files as usual and writes the decoded
+        arrays while yielding; later passes (epochs, workers, other views) memory-map
+        them and skip decoding.  Every row is cached before the holdout split, so the
+        two sides of :meth:`split` share one cache whether ``cache()`` is called before
+        or after it.  A changed source file is detected when its piece is opened and
+        decoded again.
+
+        Parameters
+        ----------
+        location : {"memory", "disk"}, path-like or None
+            ``"memory"``: RAM (``/dev/shm``), shared by worker processes and removed
+            when this process exits.  ``"disk"``: ``BIGFIT_CACHE_DIR`` or
+            ``~/.cache/bigfit``, kept between runs.  A local directory: kept there.
+            None: memory when the estimated decoded size fits half the memory budget,
+            else disk.
+
+        Returns
+        -------
+        Dataset
+            A view reading through the cache (``self`` for in-memory tables).
+
+        Notes
+        -----
+        Batches read from the cache are read-only views of the mapped files: copy an
+        array before modifying it in place.
+
+        Examples
+        --------
+        >>> import numpy as np, pyarrow as pa, pyarrow.parquet as pq, tempfile, os
+        >>> root = tempfile.mkdtemp()
+        >>> pq.write_table(pa.table({"x": np.arange(6.0), "y": [0, 1] * 3}), f"{root}/d.parquet")
+        >>> ds = Dataset(f"{root}/d.parquet", target="y").cache(os.path.join(root, "cache"))
+        >>> [len(b) for b in ds.batches(batch_size=4)]  # decodes, and writes the cache
+        [4, 2]
+        >>> [b.X.sum() for b in ds.batches(batch_size=4)]  # reads the cache
+        [np.float32(6.0), np.float32(9.0)]
+        """
+        if self._table is not None:
+            return self
+        view = copy.copy(self)
+        view._reader = cached_reader(
+            self._reader, location, budget=self.budget, rows=self.num_rows, nbytes=self.nbytes,
+            sample=self.files[0] if self._by_bytes and self.files else None)
         return view
 
     def _check_rows(self) -> None:

@@ -1,0 +1,142 @@
+"""Read a cache entry: memory-mapped arrays yielded as batches without decoding or copying."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from bigfit.data.batch import Batch
+from bigfit.data.cache._files import LABELS, array_path, logger, read_meta
+from bigfit.data.holdout import Holdout
+
+# Pages are released this many batches behind the one being yielded, so that batches
+# still queued by a read-ahead thread are not faulted in twice.
+RELEASE_LAG = 4
+_CAN_RELEASE = hasattr(mmap, "MADV_DONTNEED")
+
+
+class MappedEntry:
+    """The arrays of one cached piece, memory-mapped read-only.
+
+    Attributes
+    ----------
+    rows : int
+        Rows in the piece (all of them: the holdout filter is applied when reading).
+    arrays : dict of str to ndarray
+        Read-only views over the mapped files, one per stored array.
+    """
+
+    def __init__(self, rows: int, arrays: dict[str, np.ndarray],
+                 maps: list[tuple[int, mmap.mmap]], labels: pa.Array | None) -> None:
+        self.rows, self.arrays, self.maps, self.labels = rows, arrays, maps, labels
+
+    def batches(self, batch_size: int, holdout: Holdout | None) -> Iterator[Batch]:
+        """Yield the piece's rows on ``holdout``'s side in batches of up to ``batch_size`` rows.
+
+        Batches without filtered rows are views into the mapped files (read-only; copy
+        before writing into them).  Memory pages of rows already passed are released
+        as the stream moves on, so a full pass keeps only a few batches resident.
+        """
+        a = self.arrays
+        for start in range(0, self.rows, batch_size):
+            stop = min(start + batch_size, self.rows)
+            batch = Batch(X=a["X"][start:stop], y=self._target(start, stop),
+                          w=_cut(a, "w", start, stop), hashes=_cut(a, "hashes", start, stop),
+                          row_id=a["row_id"][start:stop])
+            if holdout is not None:
+                ids = a["split"][start:stop] if holdout.key else batch.row_id
+                keep = holdout.mask(ids)
+                if not keep.all():
+                    batch = batch.take(keep)
+            if len(batch):
+                yield batch
+            self.release(max(start - RELEASE_LAG * batch_size, 0))
+        self.release(self.rows)
+
+    def _target(self, start: int, stop: int) -> np.ndarray | None:
+        y = self.arrays.get("y")
+        if y is None:
+            return None
+        if self.labels is None:
+            return y[start:stop]
+        codes = y[start:stop]
+        missing = codes < 0
+        indices = pa.array(codes, mask=missing if missing.any() else None)
+        return self.labels.take(indices).to_numpy(zero_copy_only=False)
+
+    def release(self, row: int) -> None:
+        """Drop this process's mapping of the pages of rows before ``row``.
+
+        The files are mapped shared and read-only, so released pages are only unmapped:
+        a view that touches them again faults them back in from the page cache.
+        """
+        if not _CAN_RELEASE:
+            return
+        for row_bytes, mapped in self.maps:
+            end = min(row * row_bytes, len(mapped)) // mmap.PAGESIZE * mmap.PAGESIZE
+            if end > 0:
+                mapped.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _cut(arrays: dict[str, np.ndarray], name: str, start: int, stop: int) -> np.ndarray | None:
+    values = arrays.get(name)
+    return None if values is None else values[start:stop]
+
+
+def open_entry(entry: Path) -> MappedEntry | None:
+    """Map a complete entry, or return None when there is none (or it is damaged).
+
+    A damaged entry (array sizes that disagree with its metadata) is logged; the caller
+    rebuilds it.
+    """
+    meta = read_meta(entry)
+    if meta is None:
+        return None
+    try:
+        return _map(entry, meta)
+    except FileNotFoundError:
+        return None  # replaced by a concurrent builder between reading meta and the arrays
+    except (OSError, ValueError, KeyError) as error:
+        logger.warning("Rebuilding the damaged cache entry %s: %s", entry, error)
+        return None
+
+
+def _map(entry: Path, meta: dict[str, Any]) -> MappedEntry:
+    rows = int(meta["rows"])
+    arrays: dict[str, np.ndarray] = {}
+    maps: list[tuple[int, mmap.mmap]] = []
+    for name, spec in meta["arrays"].items():
+        dtype, width = np.dtype(spec["dtype"]), spec["width"]
+        shape = (rows,) if width is None else (rows, int(width))
+        expected = int(np.prod(shape)) * dtype.itemsize
+        path = array_path(entry, name)
+        size = path.stat().st_size
+        if size != expected:
+            raise ValueError(f"{path.name} holds {size} bytes, not {expected}")
+        if expected == 0:
+            continue  # nothing to map; an empty array stands in below
+        with open(path, "rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+        arrays[name] = np.frombuffer(mapped, dtype=dtype).reshape(shape)
+        maps.append((expected // rows, mapped))
+    for name, spec in meta["arrays"].items():
+        if name not in arrays:
+            width = spec["width"]
+            arrays[name] = np.empty((rows,) if width is None else (rows, int(width)),
+                                    dtype=np.dtype(spec["dtype"]))
+    labels = _read_labels(entry) if meta.get("labels") else None
+    return MappedEntry(rows, arrays, maps, labels)
+
+
+def _read_labels(entry: Path) -> pa.Array:
+    with pa.OSFile(os.fspath(entry / LABELS)) as source:
+        return ipc.open_file(source).read_all().column(0).combine_chunks()
