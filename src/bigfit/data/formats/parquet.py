@@ -33,10 +33,15 @@ class ParquetFormat(Format):
 
     def read(self, filesystem: pafs.FileSystem | None, piece: Piece, schema: pa.Schema,
              columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
-        with _open(filesystem, piece.path) as parquet:
+        # Pre-buffering coalesces requests to object stores but holds every requested row
+        # group in memory at once: remotely it reads one row group per call, locally it is off.
+        remote = filesystem is not None and not isinstance(filesystem, pafs.LocalFileSystem)
+        groups = [[group] for group in piece.units] if remote else [list(piece.units)]
+        with _open(filesystem, piece.path, pre_buffer=remote) as parquet:
             try:
-                yield from parquet.iter_batches(batch_size=batch_size, row_groups=list(piece.units),
-                                                columns=list(columns), use_threads=False)
+                for row_groups in groups:
+                    yield from parquet.iter_batches(batch_size=batch_size, row_groups=row_groups,
+                                                    columns=list(columns), use_threads=False)
             except (OSError, pa.ArrowException) as error:
                 raise CorruptFileError(f"Cannot read {piece.describe()} of {piece.path}: {error}") from error
 
@@ -44,13 +49,13 @@ class ParquetFormat(Format):
 class _open:
     """Open a Parquet file, turning pyarrow's errors into ones that name the file."""
 
-    def __init__(self, filesystem: pafs.FileSystem | None, path: str) -> None:
-        self.filesystem, self.path = filesystem, path
+    def __init__(self, filesystem: pafs.FileSystem | None, path: str, *, pre_buffer: bool = True) -> None:
+        self.filesystem, self.path, self.pre_buffer = filesystem, path, pre_buffer
 
     def __enter__(self) -> pq.ParquetFile:
         try:
             self.handle = (self.filesystem or pafs.LocalFileSystem()).open_input_file(self.path)
-            return pq.ParquetFile(self.handle)
+            return pq.ParquetFile(self.handle, pre_buffer=self.pre_buffer)
         except FileNotFoundError:
             raise
         except (OSError, pa.ArrowException) as error:
