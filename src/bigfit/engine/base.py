@@ -11,13 +11,21 @@ import abc
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
+from bigfit.exceptions import TaskError, UnknownEngineError
+
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 
 
 class Broadcast(Generic[T]):
-    """A read-only value shipped once to every worker; read it with :attr:`value`."""
+    """A read-only value shipped once to every worker; read it with :attr:`value`.
+
+    This base class simply holds the value, which is all an in-process engine needs.
+    Engines whose tasks run elsewhere return a subclass that pickles as a small
+    reference and loads the value once per worker.  Treat the value as read-only:
+    whether a task sees another task's changes depends on the engine.
+    """
 
     def __init__(self, value: T) -> None:
         self._value = value
@@ -43,6 +51,17 @@ class Engine(abc.ABC):
     """
 
     name: str = "engine"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> Engine:
+        """Build the engine that ``spec`` names; called by :func:`~bigfit.engine.get_engine`.
+
+        The default accepts only the bare :attr:`name`; engines whose specs carry
+        arguments (``local[4]``, ``ray://host:10001``) override this.
+        """
+        if spec != cls.name:
+            raise UnknownEngineError(f"{cls.__name__} takes the spec {cls.name!r}. Got {spec!r}.")
+        return cls()
 
     @property
     @abc.abstractmethod
@@ -90,7 +109,7 @@ class Engine(abc.ABC):
         """Ship ``obj`` to every worker once; tasks read it with ``handle.value``."""
         return Broadcast(obj)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: nothing to release by default
         """Release workers and any resource the engine started."""
 
     def __enter__(self) -> Engine:
@@ -125,3 +144,38 @@ def tree_combine(partials: Iterable[R], combine: Callable[[R, R], R]) -> R:
             paired.append(level[-1])
         level = paired
     return level[0]
+
+
+def describe_item(item: object, limit: int = 120) -> str:
+    """Return ``repr(item)`` shortened to about ``limit`` characters, for messages.
+
+    Examples
+    --------
+    >>> describe_item("x" * 300, limit=20)
+    "'xxxxxxx...xxxxxxxx'"
+    """
+    text = repr(item)
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return f"{text[:head]}...{text[head + 3 - limit:]}"
+
+
+def task_error(index: int, item: object, error_type: str, message: str) -> TaskError:
+    """Return the :class:`~bigfit.exceptions.TaskError` for a task that raised.
+
+    Every engine words the error the same way: the task's position, the item it
+    ran on, then the original error's type and message.  Raise it ``from`` the
+    original error (or its remote traceback) so that traceback is kept.
+    """
+    return TaskError(
+        f"Task {index} failed on item {describe_item(item)}: {error_type}: {message}"
+    )
+
+
+def error_type_name(error: BaseException) -> str:
+    """Return ``ValueError`` for builtins, ``module.QualName`` for other error types."""
+    cls = type(error)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"

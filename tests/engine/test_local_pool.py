@@ -1,0 +1,188 @@
+"""The local process pool beyond the contract: faults, errors, broadcast files, workers."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from bigfit.engine import LocalEngine
+from bigfit.engine.local import available_cores
+from bigfit.exceptions import EngineError, TaskError
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LocalEngine]:
+    with LocalEngine(2) as engine:
+        yield engine
+
+
+def _assert_gone(pids: set[int]) -> None:
+    processes = []
+    for pid in pids:
+        try:
+            processes.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(processes, timeout=10)
+    assert not alive, f"worker processes still running: {alive}"
+
+
+def _die_on_3(item: int) -> int:
+    if item == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+def _record_and_die_once(item: tuple[str, int]) -> int:
+    folder, index = item
+    (Path(folder) / f"ran-{index}-{os.getpid()}-{os.urandom(4).hex()}").touch()
+    if index == 20:
+        try:
+            os.close(os.open(os.path.join(folder, "killed"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return index
+        os.kill(os.getpid(), signal.SIGKILL)
+    return index
+
+
+class NeedsTwoArguments(Exception):
+    """Pickles, but cannot be unpickled: ``args`` holds one value, ``__init__`` needs two."""
+
+    def __init__(self, path: str, row: int) -> None:
+        super().__init__(f"bad row {row} in {path}")
+
+
+def _raise_unpicklable(item: str) -> None:
+    raise NeedsTwoArguments(item, 7)
+
+
+def test_pool_starts_on_first_task_and_is_reused() -> None:
+    children = {p.pid for p in psutil.Process().children()}
+    with LocalEngine(2) as engine:
+        engine.broadcast([1, 2, 3])
+        assert {p.pid for p in psutil.Process().children()} <= children  # nothing started
+        first = set(engine.map(lambda _: os.getpid(), range(20)))
+        second = set(engine.map(lambda _: os.getpid(), range(20)))
+        assert len(first | second) <= 2
+        assert os.getpid() not in first
+    _assert_gone(first | second)
+
+
+def test_one_worker_is_still_a_process() -> None:
+    with LocalEngine(1) as engine:
+        assert engine.map(lambda _: os.getpid(), [0]) != [os.getpid()]
+
+
+def test_item_that_keeps_killing_workers_is_named() -> None:
+    with LocalEngine(2, max_retries=1) as engine:
+        with pytest.raises(EngineError, match=r"Item 3 \(task 3\) killed its worker process "
+                                              r"2 times \(last signal SIGKILL\)") as info:
+            engine.map(_die_on_3, range(6))
+        assert not isinstance(info.value, TaskError)
+        assert engine.map(_die_on_3, [1, 2]) == [1, 2]  # the engine recovers
+
+
+def test_finished_results_are_kept_after_a_kill(tmp_path: Path) -> None:
+    seen: list[int] = []
+    with LocalEngine(2) as engine:
+        items = [(str(tmp_path), i) for i in range(40)]
+        result = engine.map(_record_and_die_once, items, on_result=lambda i, _: seen.append(i))
+    assert result == list(range(40))
+    assert sorted(seen) == list(range(40))  # each reported once, despite the rerun
+    runs = len(list(tmp_path.glob("ran-*")))
+    assert 41 <= runs <= 40 + 4  # the killed item and at most the few queued beside it reran
+
+
+def test_error_that_cannot_be_unpickled_still_names_the_item(engine: LocalEngine) -> None:
+    with pytest.raises(TaskError, match=r"item 'part-9.parquet'.*NeedsTwoArguments: "
+                                        r"bad row 7 in part-9.parquet"):
+        engine.map(_raise_unpicklable, ["part-9.parquet"])
+    assert engine.map(abs, [-1]) == [1]  # a task error does not break the pool
+
+
+def test_original_error_is_the_cause(engine: LocalEngine) -> None:
+    with pytest.raises(TaskError) as info:
+        engine.map(lambda x: int(x), ["12", "twelve"])
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "invalid literal" in str(info.value.__cause__)
+    assert "Traceback" in str(info.value.__cause__.__cause__)  # the remote traceback
+
+
+def test_unpicklable_result_is_a_task_error(engine: LocalEngine) -> None:
+    with pytest.raises(TaskError, match="Task 0 failed on item 5"):
+        engine.map(lambda x: (lambda: x), [5])
+
+
+def test_function_that_cannot_be_sent_is_named(engine: LocalEngine) -> None:
+    lock = threading.Lock()
+    with pytest.raises(EngineError, match="Cannot send .* cloudpickle failed with TypeError"):
+        engine.map(lambda x: (lock, x), [1])
+    with pytest.raises(EngineError, match="Cannot send <unlocked _thread.lock"):
+        engine.broadcast(lock)
+
+
+def test_item_that_cannot_be_pickled_is_a_task_error(engine: LocalEngine) -> None:
+    with pytest.raises(TaskError, match="Task 1 failed on item <unlocked _thread.lock"):
+        engine.map(repr, [1, threading.Lock()])
+    assert engine.map(abs, [-1]) == [1]
+
+
+def test_long_items_are_shortened_in_messages(engine: LocalEngine) -> None:
+    with pytest.raises(TaskError) as info:
+        engine.map(lambda s: 1 / 0, ["x" * 10_000])
+    assert len(str(info.value)) < 300
+
+
+def test_broadcast_files_are_removed_on_close() -> None:
+    engine = LocalEngine(2)
+    handle = engine.broadcast({"a": 1})
+    array = engine.broadcast(np.ones(1 << 18))  # 2 MiB: a memory-mapped .npy
+    paths = [Path(handle.path), Path(array.path)]
+    assert all(path.exists() for path in paths)
+    assert engine.map(lambda _: array.value.flags.writeable, [0]) == [False]
+    engine.close()
+    assert not any(path.exists() for path in paths)
+    assert not paths[0].parent.exists()
+
+
+def test_dropped_broadcast_handle_removes_its_file() -> None:
+    with LocalEngine(2) as engine:
+        handle = engine.broadcast(list(range(1000)))
+        path = Path(handle.path)
+        del handle
+        gc.collect()
+        assert not path.exists()
+
+
+def test_workers_cap_threads_and_ignore_ctrl_c(engine: LocalEngine) -> None:
+    threads = str(max(1, available_cores() // 2))
+
+    def settings(_: int) -> tuple:
+        names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        return (tuple(os.environ.get(name) for name in names),
+                signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+    assert engine.map(settings, range(4)) == [((threads,) * 3, True)] * 4
+
+
+def test_dropped_engine_stops_its_workers() -> None:
+    engine = LocalEngine(2)
+    pids = set(engine.map(lambda _: os.getpid(), range(10)))
+    del engine
+    gc.collect()
+    _assert_gone(pids)
+
+
+def test_closed_engine_starts_again() -> None:
+    with LocalEngine(2) as other:
+        assert other.map(abs, [-2]) == [2]
+        other.close()
+        assert other.map(abs, [-3]) == [3]
