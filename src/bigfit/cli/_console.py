@@ -12,8 +12,15 @@ if TYPE_CHECKING:
 
 
 def stdout() -> Console:
-    """Return a console on the current ``sys.stdout`` (test runners swap it)."""
-    return Console(highlight=False)
+    """Return a console on the current ``sys.stdout`` (test runners swap it).
+
+    When stdout is not a terminal (a pipe, a file, CI), tables get 160 columns instead of
+    rich's 80 so that they are not cut.
+    """
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    return console
 
 
 def stderr() -> Console:

@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from bigfit._version import __version__
 from bigfit.cli._console import print_error
+from bigfit.cli.inspect import inspect_command
 from bigfit.cli.make_data import make_data
 from bigfit.exceptions import BigfitError
 
@@ -100,3 +101,4 @@ def main() -> None:
 
 
 app.command("make-data")(make_data)
+app.command("inspect")(inspect_command)

@@ -180,7 +180,7 @@ def profile(dataset: Dataset, *, engine: Any = None, shards: int | None = None,
     start = time.perf_counter()
     on_result = (lambda i, partial: on_shard(parts[i], partial)) if on_shard else None
     total = runner.map_reduce(profile_shard, parts, _combine, columns, on_result=on_result)
-    return _summarise(dataset, columns, total, time.perf_counter() - start, repr(runner))
+    return _summarise(dataset, columns, total, time.perf_counter() - start, runner.spec)
 
 
 def _columns_of(dataset: Dataset) -> _Columns:
@@ -201,21 +201,21 @@ def _summarise(dataset: Dataset, columns: _Columns, total: ShardProfile, seconds
     role_name = {dataset.target: "target", dataset.weight: "weight"}
     for j, name in enumerate(columns.numeric):
         m = total.numeric
-        summaries[name] = ColumnSummary(name, str(dataset.schema.field(name).type),
+        summaries[name] = ColumnSummary(name, _type_name(dataset.schema.field(name).type),
                                         role_name.get(name, "numeric"), int(m.nulls[j]),
                                         _number(m.min[j]), _number(m.max[j]),
                                         _number(m.mean[j]), _number(m.std[j]))
     for j, name in enumerate(columns.datetime):
         m = total.datetime
-        summaries[name] = ColumnSummary(name, str(dataset.schema.field(name).type),
+        summaries[name] = ColumnSummary(name, _type_name(dataset.schema.field(name).type),
                                         role_name.get(name, "datetime"), int(m.nulls[j]),
                                         _date(m.min[j]), _date(m.max[j]))
     for j, name in enumerate(columns.categorical):
-        summaries[name] = ColumnSummary(name, str(dataset.schema.field(name).type),
+        summaries[name] = ColumnSummary(name, _type_name(dataset.schema.field(name).type),
                                         role_name.get(name, "categorical"),
                                         int(total.categorical_nulls[j]),
                                         distinct=round(total.distinct[j].estimate()))
-    ordered = [summaries.get(name) or ColumnSummary(name, str(dataset.schema.field(name).type), "ignored")
+    ordered = [summaries.get(name) or ColumnSummary(name, _type_name(dataset.schema.field(name).type), "ignored")
                for name in dataset.columns]
     balance = None
     if total.target is not None and not total.target.approximate and len(total.target) <= CLASS_LIMIT:
@@ -223,6 +223,12 @@ def _summarise(dataset: Dataset, columns: _Columns, total: ShardProfile, seconds
     shard_rows = [total.shard_rows[i] for i in sorted(total.shard_rows)]
     return Profile(total.rows, max(len(dataset.files), 1), dataset.nbytes, dataset.format, ordered,
                    dataset.target, balance, shard_rows, seconds, engine)
+
+
+def _type_name(type_: pa.DataType) -> str:
+    if pa.types.is_dictionary(type_):
+        return f"dictionary<{type_.value_type}>"
+    return str(type_)
 
 
 def _number(value: float) -> float | None:

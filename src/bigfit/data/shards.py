@@ -69,26 +69,41 @@ class FileUnits:
 def plan_shards(files: Sequence[FileUnits], n: int, *, by_bytes: bool) -> list[list[Piece]]:
     """Split the units of ``files``, in order, into at most ``n`` contiguous balanced groups.
 
-    Groups are cut at the unit boundary nearest each ideal cut (``k * total / n`` rows, or
-    bytes for text formats whose row counts are unknown), so each group is within one
-    unit of the ideal size; consecutive units of one file merge into one piece.
+    Groups are balanced by rows (bytes for text formats, whose row counts are unknown)
+    and cut at unit boundaries, so each is within about one unit of the ideal size;
+    consecutive units of one file merge into one piece.
     """
     flat = [(f, u) for f in files for u in f.units]
     if not flat:
         return []
     weights = [u.nbytes if by_bytes or u.rows is None else u.rows for _, u in flat]
-    total = sum(weights)
     n = max(1, min(n, len(flat)))
-    cuts, running, k = [], 0, 1
-    for position, weight in enumerate(weights[:-1], start=1):
-        running += weight
-        while k < n and running + weights[position] / 2 >= k * total / n:
-            if not cuts or cuts[-1] < position:
-                cuts.append(position)
-            k += 1
+    cuts = _cut_points(weights, n)
     bounds = [0, *cuts, len(flat)]
     groups = [flat[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     return [_merge(group, split_text=by_bytes) for group in groups]
+
+
+def _cut_points(weights: list[int], n: int) -> list[int]:
+    """Positions that cut ``weights`` into ``n`` contiguous groups of near-equal sums.
+
+    Each group aims at the weight still to place divided by the groups still to fill, and
+    ends at the unit boundary nearest that aim, so an early error is spread over later groups.
+    """
+    cuts: list[int] = []
+    remaining, start, running = sum(weights), 0, 0
+    for position, weight in enumerate(weights):
+        groups_left = n - len(cuts)
+        if groups_left <= 1:
+            break
+        aim = remaining / groups_left
+        must_cut = len(weights) - position == groups_left - 1  # one unit per group left
+        if position > start and (must_cut or running + weight / 2 > aim):
+            cuts.append(position)
+            remaining -= running
+            start, running = position, 0
+        running += weight
+    return cuts
 
 
 def _merge(group: list[tuple[FileUnits, Unit]], *, split_text: bool) -> list[Piece]:

@@ -105,6 +105,11 @@ class Engine(abc.ABC):
         partials = self.map(_BoundTask(fn, state), shards, on_result=on_result)
         return tree_combine(partials, combine)
 
+    @property
+    def spec(self) -> str:
+        """The engine as :func:`~bigfit.engine.get_engine` accepts it, for messages."""
+        return self.name
+
     def broadcast(self, obj: T) -> Broadcast[T]:
         """Ship ``obj`` to every worker once; tasks read it with ``handle.value``."""
         return Broadcast(obj)

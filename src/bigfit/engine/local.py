@@ -129,6 +129,11 @@ class LocalEngine(Engine):
         if self._pool is not None:
             self._pool.close()
 
+    @property
+    def spec(self) -> str:
+        """``"local"`` in-process, ``"local[N]"`` with N worker processes."""
+        return "local" if self._workers is None else f"local[{self._workers}]"
+
     def __repr__(self) -> str:
         if self._workers is None:
             return "LocalEngine()"

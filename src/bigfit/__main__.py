@@ -1,0 +1,5 @@
+"""``python -m bigfit``: the command line."""
+
+from bigfit.cli import main
+
+main()
