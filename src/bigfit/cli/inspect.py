@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bigfit.cli import _console
@@ -63,7 +64,7 @@ class _NoProgress:
 def _print_summary(summary, data: str) -> None:
     out = _console.stdout()
     seconds = max(summary.seconds, 1e-9)
-    out.print(f"[bold]{data}[/bold]: {summary.rows:,} rows, {len(summary.columns)} columns, "
+    out.print(f"[bold]{escape(data)}[/bold]: {summary.rows:,} rows, {len(summary.columns)} columns, "
               f"{summary.files} {summary.format} file(s), {_console.format_bytes(summary.nbytes)} "
               f"read in {_console.format_seconds(summary.seconds)} "
               f"({summary.rows / seconds / 1e6:.2f}M rows/s, {summary.nbytes / seconds / 1e6:.0f} MB/s "
@@ -72,14 +73,15 @@ def _print_summary(summary, data: str) -> None:
     for name in ("column", "type", "role", "missing", "min", "max", "mean", "std", "distinct"):
         table.add_column(name, justify="left" if name in ("column", "type", "role") else "right")
     for c in summary.columns:
-        table.add_row(c.name, c.type, c.role, _count(c.missing), _value(c.min), _value(c.max),
-                      _value(c.mean), _value(c.std), _count(c.distinct, approx=True))
+        cells = (c.name, c.type, c.role, _count(c.missing), _value(c.min), _value(c.max),
+                 _value(c.mean), _value(c.std), _count(c.distinct, approx=True))
+        table.add_row(*(escape(cell) for cell in cells))
     out.print(table)
     if summary.class_balance is not None:
         total = sum(count for _, count in summary.class_balance) or 1
         balance = ", ".join(f"{label}: {count:,} ({count / total:.1%})"
                             for label, count in summary.class_balance[:20])
-        out.print(f"class balance of [bold]{summary.target}[/bold]: {balance}")
+        out.print(f"class balance of [bold]{escape(str(summary.target))}[/bold]: {escape(balance)}")
     rows = summary.shard_rows
     out.print(f"shards: {len(rows)}, rows per shard {min(rows):,} to {max(rows):,} "
               f"(largest / smallest = {summary.shard_imbalance:.2f})")
