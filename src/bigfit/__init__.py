@@ -13,21 +13,30 @@ from bigfit._version import __version__
 
 if TYPE_CHECKING:
     from bigfit.data.dataset import Dataset
+    from bigfit.data.profile import profile
+    from bigfit.data.synthetic import make_dataset
+    from bigfit.data.transforms import FeatureTransformer
     from bigfit.engine import Engine, get_engine
 
 __all__ = [
     "Dataset",
     "Engine",
+    "FeatureTransformer",
     "__version__",
     "config_context",
     "get_config",
     "get_engine",
+    "make_dataset",
+    "profile",
 ]
 
 _LAZY = {
     "Dataset": "bigfit.data.dataset",
     "Engine": "bigfit.engine",
+    "FeatureTransformer": "bigfit.data.transforms",
     "get_engine": "bigfit.engine",
+    "make_dataset": "bigfit.data.synthetic",
+    "profile": "bigfit.data.profile",
 }
 
 
