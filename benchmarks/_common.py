@@ -16,12 +16,19 @@ DATA_DIR = Path(os.environ.get("BIGFIT_BENCH_DATA", Path(__file__).resolve().par
 
 def median_time(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
     """Run ``fn`` ``repeat`` times; return the median and all timings in seconds."""
-    times = []
+    return median_times([fn], repeat)[0]
+
+
+def median_times(fns: list[Callable[[], object]], repeat: int) -> list[tuple[float, list[float]]]:
+    """Time several functions in turn, interleaved (a, b, a, b, ...) so that a slow spell of
+    the machine hits them alike; return each one's median and timings."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        for fn, record in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [(statistics.median(t), t) for t in times]
 
 
 def dataset(rows: int, *, kind: str = "classification", n_numeric: int = 50, n_categorical: int = 2,
@@ -37,11 +44,21 @@ def dataset(rows: int, *, kind: str = "classification", n_numeric: int = 50, n_c
     return path
 
 
+_RESET_PEAK = "open('/proc/self/clear_refs', 'w').write('5')\n"
+_READ_PEAK = """
+import json as _j
+_hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
+print(_j.dumps({**result, 'peak_rss_mb': int(_hwm.split()[1]) / 1024}))
+"""
+
+
 def peak_rss_of(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it must print a JSON dict. Adds its peak RSS in MB."""
-    wrapper = (code + "\nimport resource, json as _j\n"
-               "print(_j.dumps({**result, 'peak_rss_mb': "
-               "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    """Run ``code`` in a fresh interpreter that sets ``result`` (a dict); add its peak RSS in MB.
+
+    The peak is read from ``VmHWM`` after resetting it at start: ``ru_maxrss`` would include
+    the parent's peak, which a child inherits across fork and exec on Linux.
+    """
+    wrapper = _RESET_PEAK + code + _READ_PEAK
     out = subprocess.run([sys.executable, "-c", wrapper], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,5 +51,19 @@ def collect(batches) -> Batch:
     return batch.take(np.argsort(batch.row_id, kind="stable"))
 
 
-def as_utc_naive(values: list) -> list:
-    return [v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in values]
+def assert_states_equal(left, right) -> None:
+    """Deep equality of plain-data states (arrays compared by value and dtype, NaN == NaN)."""
+    assert type(left) is type(right), (left, right)
+    if isinstance(left, dict):
+        assert left.keys() == right.keys()
+        for key in left:
+            assert_states_equal(left[key], right[key])
+    elif isinstance(left, list):
+        assert len(left) == len(right)
+        for a, b in zip(left, right, strict=True):
+            assert_states_equal(a, b)
+    elif isinstance(left, np.ndarray):
+        assert left.dtype == right.dtype
+        np.testing.assert_array_equal(left, right)
+    else:
+        assert left == right

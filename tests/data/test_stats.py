@@ -16,6 +16,7 @@ from bigfit.data._hashing import hash_array, mix64
 from bigfit.data.stats import DistinctSketch, Moments, TopValues
 from bigfit.engine.base import tree_combine
 from bigfit.exceptions import DataError, InvalidParameterError, SchemaError
+from tests.conftest import assert_states_equal
 
 
 @st.composite
@@ -267,21 +268,3 @@ def test_top_values_reject_bad_capacity():
                        match=r"'capacity' parameter of TopValues must be an int in the range "
                              r"\[1, inf\)\. Got 0 instead\."):
         TopValues(capacity=0)
-
-
-def assert_states_equal(left, right):
-    """Deep equality of plain-data states (arrays compared by value and dtype, NaN == NaN)."""
-    assert type(left) is type(right), (left, right)
-    if isinstance(left, dict):
-        assert left.keys() == right.keys()
-        for key in left:
-            assert_states_equal(left[key], right[key])
-    elif isinstance(left, list):
-        assert len(left) == len(right)
-        for a, b in zip(left, right, strict=True):
-            assert_states_equal(a, b)
-    elif isinstance(left, np.ndarray):
-        assert left.dtype == right.dtype
-        np.testing.assert_array_equal(left, right)
-    else:
-        assert left == right

@@ -19,11 +19,12 @@ from bigfit.data.transforms._fit_stats import collect_shard
 from bigfit.engine.base import Engine
 from bigfit.exceptions import (
     DataError,
-    NotFittedError,
     EmptyDatasetError,
     InvalidParameterError,
+    NotFittedError,
     SchemaError,
 )
+from tests.conftest import assert_states_equal
 
 # -- stand-ins for the Dataset API and an engine -------------------------------------------
 
@@ -461,20 +462,3 @@ def assert_plain_data(state: Any) -> None:
         return value
 
     json.dumps(strip(state), allow_nan=False)
-
-
-def assert_states_equal(left: Any, right: Any) -> None:
-    assert type(left) is type(right), (left, right)
-    if isinstance(left, dict):
-        assert left.keys() == right.keys()
-        for key in left:
-            assert_states_equal(left[key], right[key])
-    elif isinstance(left, list):
-        assert len(left) == len(right)
-        for a, b in zip(left, right, strict=True):
-            assert_states_equal(a, b)
-    elif isinstance(left, np.ndarray):
-        assert left.dtype == right.dtype
-        np.testing.assert_array_equal(left, right)
-    else:
-        assert left == right

@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 from bigfit.data.formats.text import (
-    DEFAULT_BLOCK_BYTES, TextFormat, as_schema, count_lines, first_line, promote_integers,
+    DEFAULT_BLOCK_BYTES, TextFormat, count_lines, first_line, promote_integers,
 )
 from bigfit.data.pieces import Piece
 from bigfit.exceptions import EmptyDatasetError, ParseError
@@ -49,11 +49,10 @@ class CsvFormat(TextFormat):
                  null_values: Sequence[str] | None = None,
                  schema: pa.Schema | Mapping[str, Any] | None = None, quote_char: str = '"',
                  block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
-        super().__init__(block_bytes=block_bytes)
+        super().__init__(schema=schema, block_bytes=block_bytes)
         self.delimiter = delimiter
         self.header = header
         self.null_values = list(null_values) if null_values is not None else None
-        self.schema_override = as_schema(schema) if schema is not None else None
         self.quote_char = quote_char
 
     def _parse_options(self, **extra: Any) -> pacsv.ParseOptions:
@@ -94,10 +93,7 @@ class CsvFormat(TextFormat):
             schema = promote_integers(reader.schema)
         if not self.header:
             schema = pa.schema([f.with_name(f"column{i}") for i, f in enumerate(schema)])
-        if self.schema_override is not None:
-            schema = pa.schema([self.schema_override.field(f.name)
-                                if f.name in self.schema_override.names else f for f in schema])
-        return schema
+        return self.with_overrides(schema)
 
     def read(self, filesystem: pafs.FileSystem | None, piece: Piece, schema: pa.Schema,
              columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
-from bigfit.data.formats.text import DEFAULT_BLOCK_BYTES, TextFormat, as_schema, count_lines, promote_integers
+from bigfit.data.formats.text import DEFAULT_BLOCK_BYTES, TextFormat, count_lines, promote_integers
 from bigfit.data.pieces import Piece
 from bigfit.exceptions import EmptyDatasetError, ParseError
 
@@ -34,8 +34,7 @@ class JsonLinesFormat(TextFormat):
 
     def __init__(self, *, schema: pa.Schema | Mapping[str, Any] | None = None,
                  block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
-        super().__init__(block_bytes=block_bytes)
-        self.schema_override = as_schema(schema) if schema is not None else None
+        super().__init__(schema=schema, block_bytes=block_bytes)
 
     def infer_schema(self, filesystem: pafs.FileSystem, path: str) -> pa.Schema:
         with filesystem.open_input_file(path) as handle:
@@ -45,11 +44,7 @@ class JsonLinesFormat(TextFormat):
                 if "empty" in str(error).lower():
                     raise EmptyDatasetError(f"{path} is empty.") from error
                 raise _parse_error(filesystem, path, 0, error) from error
-            schema = promote_integers(reader.schema)
-        if self.schema_override is not None:
-            schema = pa.schema([self.schema_override.field(f.name)
-                                if f.name in self.schema_override.names else f for f in schema])
-        return schema
+            return self.with_overrides(promote_integers(reader.schema))
 
     def read(self, filesystem: pafs.FileSystem | None, piece: Piece, schema: pa.Schema,
              columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:

@@ -10,7 +10,8 @@ stable.  Values with embedded newlines (multi-line quoted CSV fields) are not su
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -25,8 +26,17 @@ _CHUNK = 2**20
 class TextFormat(Format):
     """Base class of line-delimited formats read by byte ranges."""
 
-    def __init__(self, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+    def __init__(self, *, schema: pa.Schema | Mapping[str, Any] | None = None,
+                 block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+        self.schema_override = as_schema(schema) if schema is not None else None
         self.block_bytes = int(block_bytes)
+
+    def with_overrides(self, schema: pa.Schema) -> pa.Schema:
+        """Return ``schema`` with the types given by the user's ``schema=`` option."""
+        if self.schema_override is None:
+            return schema
+        return pa.schema([self.schema_override.field(f.name) if f.name in self.schema_override.names
+                          else f for f in schema])
 
     def scan(self, filesystem: pafs.FileSystem, path: str, size: int, *,
              want_schema: bool) -> FileScan:
