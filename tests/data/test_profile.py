@@ -10,7 +10,7 @@ import pytest
 from bigfit import Dataset
 from bigfit.data.profile import profile
 from bigfit.engine import get_engine
-from bigfit.exceptions import TaskError
+from bigfit.exceptions import ParseError
 
 
 def test_statistics_match_numpy(parquet_dir: str, table: pa.Table) -> None:
@@ -66,5 +66,5 @@ def test_bad_row_names_the_shard_and_line(tmp_path) -> None:
     rows[90_000] = "1,2,3"
     path = tmp_path / "bad.csv"
     path.write_text("a,b\n" + "\n".join(rows) + "\n")
-    with pytest.raises(TaskError, match=r"Shard\(\d+: bad\.csv bytes .*line 90002"):
+    with pytest.raises(ParseError, match=r"bad\.csv, line 90002.*\(in task \d+ on Shard\(\d+: bad\.csv bytes"):
         profile(Dataset(str(path), block_bytes=100_000))

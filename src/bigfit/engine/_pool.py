@@ -230,11 +230,11 @@ class _MapCall:
                 raise self._task_error(index, error)
         return broken
 
-    def _task_error(self, index: int, error: BaseException) -> EngineError:
+    def _task_error(self, index: int, error: BaseException) -> Exception:
         item = self.items[index]
         if isinstance(error, _worker.RemoteError):
             cause = error.cause()
-            new = task_error(index, item, error.error_type, error.message)
+            new = task_error(index, item, error.error_type, error.message, cause)
         else:  # raised by the executor itself, e.g. a result that cannot be pickled
             cause = error
             new = task_error(index, item, type(error).__name__, str(error))

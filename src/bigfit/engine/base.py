@@ -11,7 +11,7 @@ import abc
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from bigfit.exceptions import TaskError, UnknownEngineError
+from bigfit.exceptions import BigfitError, EngineError, TaskError, UnknownEngineError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -166,16 +166,24 @@ def describe_item(item: object, limit: int = 120) -> str:
     return f"{text[:head]}...{text[head + 3 - limit:]}"
 
 
-def task_error(index: int, item: object, error_type: str, message: str) -> TaskError:
-    """Return the :class:`~bigfit.exceptions.TaskError` for a task that raised.
+def task_error(index: int, item: object, error_type: str, message: str,
+               original: BaseException | None = None) -> Exception:
+    """Return the error to raise in the driver for a task that raised.
 
-    Every engine words the error the same way: the task's position, the item it
-    ran on, then the original error's type and message.  Raise it ``from`` the
-    original error (or its remote traceback) so that traceback is kept.
+    A bigfit error (bad data, bad parameter: its message already says what is wrong) keeps
+    its type, so ``except DataError`` works whatever the engine, and gains the task and
+    item at the end of its message.  Any other error becomes a
+    :class:`~bigfit.exceptions.TaskError` naming the task, the item (shard) and the
+    original type and message.  Raise it ``from`` the original error (or its remote
+    traceback) so that traceback is kept.
     """
-    return TaskError(
-        f"Task {index} failed on item {describe_item(item)}: {error_type}: {message}"
-    )
+    where = f"task {index} on {describe_item(item)}"
+    if isinstance(original, BigfitError) and not isinstance(original, EngineError):
+        try:
+            return type(original)(f"{message} (in {where})")
+        except TypeError:  # an error class with another constructor: wrap it instead
+            pass
+    return TaskError(f"Task {index} failed on item {describe_item(item)}: {error_type}: {message}")
 
 
 def error_type_name(error: BaseException) -> str:

@@ -155,7 +155,7 @@ def _run_here(
         try:
             result = fn(item)
         except Exception as exc:
-            raise task_error(index, item, error_type_name(exc), str(exc)) from exc
+            raise task_error(index, item, error_type_name(exc), str(exc), exc) from exc
         if on_result is not None:
             on_result(index, result)
         results.append(result)
