@@ -62,3 +62,19 @@ class MissingDependencyError(BigfitError, ImportError):
 
 class NotFittedError(BigfitError, ValueError, AttributeError):
     """An estimator or transformer was used before ``fit``."""
+
+
+class ModelFileError(BigfitError, ValueError):
+    """A model file or checkpoint is not a bigfit file, or is corrupt or tampered with."""
+
+
+class FormatVersionError(ModelFileError):
+    """A model file or checkpoint has a format version this bigfit cannot read."""
+
+
+class UnknownEstimatorError(BigfitError, ValueError):
+    """An estimator name is not registered, or an estimator class is not."""
+
+
+class CheckpointMismatchError(BigfitError, ValueError):
+    """A checkpoint belongs to another run (other data, parameters or bigfit version)."""

@@ -29,6 +29,8 @@ class Batch:
     row_id : ndarray of shape (n_rows,), uint64, or None
         A stable identifier of each row (source file and position), used by the
         holdout split and for debugging.
+    extra : dict of str to ndarray, or None
+        Passthrough columns (ids, keys) carried alongside the features untouched.
     """
 
     X: np.ndarray
@@ -37,6 +39,7 @@ class Batch:
     hashes: np.ndarray | None = None
     codes: np.ndarray | None = None
     row_id: np.ndarray | None = None
+    extra: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -63,6 +66,7 @@ class Batch:
             hashes=pick(self.hashes),
             codes=pick(self.codes),
             row_id=pick(self.row_id),
+            extra=None if self.extra is None else {k: v[index] for k, v in self.extra.items()},
         )
 
     @staticmethod
@@ -75,5 +79,8 @@ class Batch:
             parts = [getattr(b, name) for b in batches]
             return None if parts[0] is None else np.concatenate(parts)
 
+        extra = None
+        if batches[0].extra is not None:
+            extra = {k: np.concatenate([b.extra[k] for b in batches]) for k in batches[0].extra}
         return Batch(X=cat("X"), y=cat("y"), w=cat("w"), hashes=cat("hashes"),
-                     codes=cat("codes"), row_id=cat("row_id"))
+                     codes=cat("codes"), row_id=cat("row_id"), extra=extra)

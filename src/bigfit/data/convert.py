@@ -36,7 +36,9 @@ def to_batch(record_batch: pa.RecordBatch, layout: Layout, row_id: np.ndarray | 
             hashes[:, j] = hash_array(record_batch.column(name))
     y = target_values(record_batch.column(layout.target)) if layout.target else None
     w = numeric_values(record_batch.column(layout.weight)).astype(np.float32) if layout.weight else None
-    return Batch(X=X, y=y, w=w, hashes=hashes, row_id=row_id)
+    extra = {name: target_values(record_batch.column(name)) for name in layout.passthrough} \
+        if layout.passthrough else None
+    return Batch(X=X, y=y, w=w, hashes=hashes, row_id=row_id, extra=extra)
 
 
 def numeric_values(array: pa.Array) -> np.ndarray:

@@ -304,6 +304,30 @@ class Dataset:
             sides.append(view)
         return sides[0], sides[1]
 
+    def select(self, features: Sequence[str], *, target: str | None = None,
+               weight: str | None = None, categorical: Sequence[str] = (),
+               passthrough: Sequence[str] = ()) -> Dataset:
+        """Return a view of the same rows with other column roles.
+
+        Parameters
+        ----------
+        features : sequence of str
+            The feature columns, in order; other columns are not read.
+        target, weight : str, optional
+        categorical : sequence of str
+            Numeric columns to treat as categorical.
+        passthrough : sequence of str
+            Columns carried untouched in ``Batch.extra`` (ids, keys).
+        """
+        missing = [name for name in passthrough if name not in self.columns]
+        if missing:
+            raise SchemaError(f"Column(s) {missing} are not in the dataset; columns are {self.columns}.")
+        view = copy.copy(self)
+        layout = infer_layout(self.schema, target=target, features=list(features), weight=weight,
+                              categorical=categorical, where="the dataset")
+        view._reader = replace(self._reader, layout=replace(layout, passthrough=tuple(passthrough)))
+        return view
+
     def with_budget(self, budget: Budget) -> Dataset:
         """Return a view of this dataset that reads with another memory budget."""
         view = copy.copy(self)

@@ -42,6 +42,7 @@ class Layout:
     categorical: tuple[str, ...]
     target: str | None = None
     weight: str | None = None
+    passthrough: tuple[str, ...] = ()
 
     @property
     def numeric_features(self) -> list[str]:
@@ -57,7 +58,8 @@ class Layout:
     @property
     def columns(self) -> list[str]:
         """Every column a reader must load, without duplicates."""
-        names = [*self.numeric, *self.datetime, *self.categorical, self.target, self.weight]
+        names = [*self.numeric, *self.datetime, *self.categorical, self.target, self.weight,
+                 *self.passthrough]
         return list(dict.fromkeys(name for name in names if name is not None))
 
 

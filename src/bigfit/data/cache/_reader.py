@@ -49,8 +49,8 @@ class CachingReader(Reader):
 
         Batches read from the cache are read-only views into memory-mapped files.
         """
-        if piece.table is not None:  # in-memory rows: nothing to cache
-            yield from super().batches(piece, batch_size)
+        if piece.table is not None or self.layout.passthrough:  # in memory, or columns it
+            yield from super().batches(piece, batch_size)     # does not store: read directly
             return
         size = batch_size or self.batch_size
         token = source_token(self.filesystem, piece.path)

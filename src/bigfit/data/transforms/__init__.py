@@ -7,6 +7,8 @@ saves next to the model.
 """
 
 from bigfit.data.transforms._encoders import HashEncoder, VocabularyEncoder
+from bigfit.data.transforms._fit_stats import FitPlan, FitStats, collect_shard, merge_stats
 from bigfit.data.transforms._transformer import FeatureTransformer
 
-__all__ = ["FeatureTransformer", "HashEncoder", "VocabularyEncoder"]
+__all__ = ["FeatureTransformer", "FitPlan", "FitStats", "HashEncoder", "VocabularyEncoder",
+           "collect_shard", "merge_stats"]

@@ -83,17 +83,23 @@ class InstanceOf:
         return f"an instance of '{self.kind.__name__}'"
 
 
-Constraint = Interval | Options | InstanceOf
+Constraint = Interval | Options | InstanceOf | None
 
 
 def validate_params(owner: str, params: Mapping[str, Any],
                     constraints: Mapping[str, Sequence[Constraint]]) -> None:
-    """Raise :class:`InvalidParameterError` for the first parameter that meets no constraint."""
+    """Raise :class:`InvalidParameterError` for the first parameter that meets no constraint.
+
+    ``None`` in a parameter's constraints allows the value None; constraints of names that
+    are not in ``params`` are ignored, so one table can serve several classes.
+    """
     for name, allowed in constraints.items():
-        value = params[name]
-        if any(c.accepts(value) for c in allowed):
+        if name not in params:
             continue
-        wanted = " or ".join(str(c) for c in allowed)
+        value = params[name]
+        if any(value is None if c is None else c.accepts(value) for c in allowed):
+            continue
+        wanted = " or ".join("None" if c is None else str(c) for c in allowed)
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be {wanted}. Got {value!r} instead."
         )

@@ -185,6 +185,24 @@ class FeatureTransformer:
         self._start(stats, names)
         return self
 
+    def fit_from_stats(self, stats: FitStats, numeric: list[str],
+                       categorical: list[str]) -> FeatureTransformer:
+        """Finish fitting from statistics gathered elsewhere; return self.
+
+        For callers that collect :class:`FitStats` in a pass of their own (with
+        :meth:`plan` and ``collect_shard``), e.g. an estimator that also counts classes.
+        """
+        self._reset()
+        self.plan()
+        if stats.n_rows == 0:
+            raise EmptyDatasetError("FeatureTransformer.fit got no rows; the data is empty.")
+        self._start(stats, (numeric, categorical))
+        return self
+
+    def plan(self, batch_size: int | None = None) -> FitPlan:
+        """Validate the parameters and return what a pass must collect for :meth:`fit_from_stats`."""
+        return self._plan(batch_size)
+
     def partial_fit(self, batch: Batch) -> FeatureTransformer:
         """Learn from one more batch (the first call fixes the columns); return self."""
         if getattr(self, "_stats", None) is None:
