@@ -17,15 +17,24 @@ if TYPE_CHECKING:
     from bigfit.data.synthetic import make_dataset
     from bigfit.data.transforms import FeatureTransformer
     from bigfit.engine import Engine, get_engine
+    from bigfit.models.linear import (
+        LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor,
+    )
+    from bigfit.models.registry import load
 
 __all__ = [
     "Dataset",
     "Engine",
     "FeatureTransformer",
+    "LinearRegression",
+    "LogisticRegression",
+    "SGDClassifier",
+    "SGDRegressor",
     "__version__",
     "config_context",
     "get_config",
     "get_engine",
+    "load",
     "make_dataset",
     "profile",
 ]
@@ -35,6 +44,11 @@ _LAZY = {
     "Engine": "bigfit.engine",
     "FeatureTransformer": "bigfit.data.transforms",
     "get_engine": "bigfit.engine",
+    "LinearRegression": "bigfit.models.linear",
+    "LogisticRegression": "bigfit.models.linear",
+    "SGDClassifier": "bigfit.models.linear",
+    "SGDRegressor": "bigfit.models.linear",
+    "load": "bigfit.models.registry",
     "make_dataset": "bigfit.data.synthetic",
     "profile": "bigfit.data.profile",
 }

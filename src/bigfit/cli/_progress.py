@@ -51,3 +51,31 @@ class ScanProgress:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self._progress.stop()
+
+
+class TrainingProgress:
+    """A :class:`~bigfit.models.callbacks.Callback` drawing epochs: loss, rows/s, memory, ETA."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+            console=_console.stderr(), transient=True, disable=not _console.stderr().is_terminal)
+        self._task = None
+        self.lines: list[str] = []
+
+    def on_fit_start(self, info: dict) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(
+            f"{info['estimator']} ({info['solver']})", total=info["max_iter"], status="")
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        status = f"epoch {epoch}  train loss {logs['train_loss']:.5f}"
+        if "validation_loss" in logs:
+            status += f"  validation loss {logs['validation_loss']:.5f}"
+        status += f"  {logs['rows_per_second'] / 1e6:.2f}M rows/s  {logs['peak_rss_mb']:.0f} MB"
+        self.lines.append(status)
+        self._progress.update(self._task, completed=epoch, status=status)
+
+    def on_fit_end(self, logs: dict) -> None:
+        self._progress.stop()

@@ -3,6 +3,9 @@
 Adding a command is one line at the bottom of this module::
 
     app.command("inspect")(inspect_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("predict")(predict_command)
 
 Errors derived from :class:`~bigfit.exceptions.BigfitError` and usage errors (a bad
 option value, an unknown command) print as one red ``error: ...`` line with exit code
@@ -20,8 +23,11 @@ from typer.core import TyperGroup
 
 from bigfit._version import __version__
 from bigfit.cli._console import print_error
+from bigfit.cli.evaluate import evaluate_command
 from bigfit.cli.inspect import inspect_command
 from bigfit.cli.make_data import make_data
+from bigfit.cli.predict import predict_command
+from bigfit.cli.train import train_command
 from bigfit.exceptions import BigfitError
 
 try:  # typer >= 0.22 ships its own copy of click
@@ -102,3 +108,6 @@ def main() -> None:
 
 app.command("make-data")(make_data)
 app.command("inspect")(inspect_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("predict")(predict_command)

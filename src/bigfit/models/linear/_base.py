@@ -1,0 +1,442 @@
+"""The machinery every linear estimator shares: fit, predict, evaluate and save.
+
+A subclass only says which loss it minimises and how it reads predictions; ``fit`` does:
+
+1. one pass over the training shards (``map_reduce``) that gathers the feature
+   transformer's statistics and the target's classes and counts;
+2. the solver: L-BFGS (OWL-QN with L1) whose objective is one ``map_reduce`` per
+   evaluation, or epochs of mini-batch steps (SGD, AdaGrad, Adam, FTRL) with iterative
+   parameter mixing when the engine has several workers;
+3. after each epoch, the validation loss on the holdout split, for ``history_`` and early
+   stopping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from bigfit.data.batch import Batch
+from bigfit.data.dataset import Dataset
+from bigfit.data.transforms import FeatureTransformer
+from bigfit.data.transforms._params import InstanceOf, Interval, Options, validate_params
+from bigfit.engine.base import Engine
+from bigfit.exceptions import DataError, NotFittedError, SchemaError
+from bigfit.models._inputs import as_dataset
+from bigfit.models.callbacks import Callback, CallbackList
+from bigfit.models.linear._design import LinearDesign
+from bigfit.models.linear._loss import Loss
+from bigfit.models.linear._minibatch import fit_minibatch
+from bigfit.models.linear._objective import Objective
+from bigfit.models.linear._lbfgs import minimize
+from bigfit.models.linear._prepare import (
+    BatchPreparer, FirstPassPlan, first_pass_shard, merge_first_pass,
+)
+from bigfit.models.linear._target import TargetSummary
+
+SOLVERS = ("lbfgs", "sgd", "adagrad", "adam", "ftrl")
+
+COMMON_CONSTRAINTS: dict[str, list[Any]] = {
+    "alpha": [Interval(float, 0.0, None)],
+    "l1_ratio": [Interval(float, 0.0, 1.0)],
+    "solver": [Options(frozenset({"auto", *SOLVERS}))],
+    "max_iter": [Interval(int, 1, None)],
+    "tol": [Interval(float, 0.0, None)],
+    "batch_size": [None, Interval(int, 1, None)],
+    "learning_rate": [Options(frozenset({"optimal", "constant", "invscaling", "adaptive"}))],
+    "eta0": [Interval(float, 0.0, None, closed="neither")],
+    "early_stopping": [InstanceOf(bool)],
+    "validation_fraction": [Interval(float, 0.0, 1.0, closed="neither")],
+    "n_iter_no_change": [Interval(int, 1, None)],
+    "standardize": [InstanceOf(bool)],
+    "categorical": [Options(frozenset({"hash", "onehot"}))],
+    "n_buckets": [Interval(int, 1, None)],
+    "max_categories": [Interval(int, 1, None)],
+    "impute": [Options(frozenset({"mean", "constant", "error"}))],
+    "random_state": [None, Interval(int, 0, None)],
+    "cache": [InstanceOf(bool)],
+    "class_weight": [None, Options(frozenset({"balanced"})), InstanceOf(dict)],
+    "epsilon": [Interval(float, 0.0, None)],
+    "loss": [Options(frozenset({"log_loss", "hinge", "squared_error", "huber"}))],
+}
+
+
+class LinearModel(BaseEstimator):
+    """Base class of bigfit's linear estimators (not for direct use).
+
+    Subclasses set ``_default_solver`` and implement :meth:`_make_loss` and
+    :meth:`_target_setup`; hyperparameters are their ``__init__`` keywords.
+    """
+
+    _default_solver = "lbfgs"
+    _classifier = False
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *,
+            callbacks: Sequence[Callback] | None = None) -> LinearModel:
+        """Fit the model on a :class:`~bigfit.Dataset` or on arrays / DataFrames.
+
+        Parameters
+        ----------
+        X : Dataset, array-like of shape (n_samples, n_features) or DataFrame
+            Training data; a Dataset is streamed in bounded memory and carries its target
+            (and weight) column, so ``y`` and ``sample_weight`` must then be None.
+        y : array-like of shape (n_samples,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+        callbacks : sequence of Callback, optional
+            Receive progress events (see :mod:`bigfit.models.callbacks`).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(type(self).__name__, self.get_params(), self._constraints())
+        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
+        self._reset()
+        events = CallbackList(callbacks)
+        with _engine(self.engine) as engine:
+            train, valid = self._holdout(data)
+            if self.cache:
+                train, valid = train.cache(), valid.cache() if valid is not None else None
+            shards = _enough_shards(train, engine)
+            preparer, design, loss = self._first_pass(train, shards, engine)
+            solver = self._solver()
+            events.on_fit_start({"estimator": type(self).__name__, "solver": solver,
+                                 "rows": self.n_rows_seen_, "max_iter": self.max_iter})
+            valid_shards = _enough_shards(valid, engine) if valid is not None else None
+            if solver == "lbfgs":
+                coef, intercept = self._fit_lbfgs(shards, valid_shards, engine, preparer, design,
+                                                  loss, events)
+            else:
+                result = fit_minibatch(
+                    self, solver, train, valid_shards, engine, preparer, design, loss, events)
+                coef, intercept = result.coef, result.intercept
+                self.n_iter_, self.history_ = result.n_iter, result.history
+        self._set_coefficients(coef, intercept, design)
+        events.on_fit_end({"n_iter": self.n_iter_, **(self.history_[-1] if self.history_ else {})})
+        return self
+
+    def _constraints(self) -> dict[str, list[Any]]:
+        return COMMON_CONSTRAINTS
+
+    def _reset(self) -> None:
+        for name in [*vars(self)]:
+            if name.endswith("_") and not name.startswith("_"):
+                delattr(self, name)
+
+    def _solver(self) -> str:
+        return self._default_solver if self.solver == "auto" else self.solver
+
+    def _holdout(self, data: Dataset) -> tuple[Dataset, Dataset | None]:
+        if not self.early_stopping:
+            return data, None
+        return data.split(validation=self.validation_fraction, seed=self.random_state or 0)
+
+    def _first_pass(self, train: Dataset, shards: list[Any], engine: Engine,
+                    ) -> tuple[BatchPreparer, LinearDesign, Loss]:
+        transformer = FeatureTransformer(
+            standardize=self.standardize, impute=self.impute, categorical=self.categorical,
+            n_buckets=self.n_buckets, max_categories=self.max_categories,
+            seed=self.random_state or 0)
+        plan = FirstPassPlan(transformer.plan(), classification=self._classifier)
+        stats, target = engine.map_reduce(first_pass_shard, shards, merge_first_pass, plan)
+        if target.rows - target.missing == 0:
+            raise DataError("The training data has no row with a target value.")
+        transformer.fit_from_stats(stats, train.numeric_features, train.categorical_features)
+        self.transformer_ = transformer
+        self.n_features_in_ = len(train.numeric_features) + len(train.categorical_features)
+        self.feature_names_in_ = np.array([*train.numeric_features, *train.categorical_features],
+                                          dtype=object)
+        self.n_rows_seen_ = target.rows
+        self.input_columns_ = {"numeric": list(train.layout.numeric),
+                               "datetime": list(train.layout.datetime),
+                               "categorical": list(train.layout.categorical),
+                               "target": [train.target], "weight": [train.weight] if train.weight else []}
+        classes, class_weight, n_outputs = self._target_setup(target)
+        preparer = BatchPreparer(transformer, classes, class_weight)
+        design = LinearDesign(transformer.n_features_in_, transformer.n_codes, n_outputs)
+        return preparer, design, self._make_loss(n_outputs)
+
+    def _target_setup(self, target: TargetSummary) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+        """Return (classes, class weights, number of score columns) from the target summary."""
+        raise NotImplementedError
+
+    def _make_loss(self, n_outputs: int) -> Loss:
+        raise NotImplementedError
+
+    def _fit_lbfgs(self, shards: list[Any], valid_shards: list[Any] | None, engine: Engine,
+                   preparer: BatchPreparer, design: LinearDesign, loss: Loss,
+                   events: CallbackList) -> tuple[np.ndarray, np.ndarray]:
+        objective = Objective(shards, design, loss, alpha=self.alpha, l1_ratio=self.l1_ratio,
+                              prepare=preparer, engine=engine if engine.workers > 1 else None,
+                              batch_size=self.batch_size)
+        started = time.perf_counter()
+        history: list[dict[str, Any]] = []
+
+        def on_iteration(state: Any) -> None:
+            seconds = time.perf_counter() - started
+            logs = {"epoch": state.n_iter, "train_loss": float(state.f + objective.penalty(state.x)),
+                    "seconds": seconds,
+                    "rows_per_second": self.n_rows_seen_ * objective.n_evaluations / max(seconds, 1e-9)}
+            history.append(logs)
+            events.on_epoch_end(state.n_iter, logs)
+
+        x0 = np.zeros(design.n_params)
+        result = minimize(objective, x0, l1=objective.l1, l1_mask=objective.l1_mask,
+                          max_iter=self.max_iter, tol=self.tol, callback=on_iteration)
+        coef, intercept = design.unpack(result.x)
+        if valid_shards is not None and history:
+            history[-1]["validation_loss"] = mean_loss(valid_shards, engine, preparer, design, loss,
+                                                       coef, intercept)
+        self.n_iter_ = result.n_iter
+        self.history_ = history
+        self.converged_ = result.converged
+        return coef, intercept
+
+    def _set_coefficients(self, coef: np.ndarray, intercept: np.ndarray, design: LinearDesign) -> None:
+        self._design = design
+        self._coef_full = coef
+        self.coef_ = coef.T.copy() if coef.shape[1] > 1 else coef[:, 0].reshape(1, -1).copy()
+        self.intercept_ = intercept.copy()
+        if not self._classifier:
+            self.coef_ = self.coef_[0]
+            self.intercept_ = float(intercept[0])
+
+    # -- predicting ------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_coef_full"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call fit "
+                                 "with appropriate arguments before using this estimator.")
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Return the raw scores of each row: shape (n,) for one output, (n, K) for K."""
+        scores = np.concatenate(list(self._score_batches(X)))
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def _scorer(self) -> Scorer:
+        self._check_fitted()
+        return Scorer(BatchPreparer(self.transformer_, getattr(self, "classes_", None)),
+                      self._design, self._coef_full, self._intercept_full)
+
+    def _score_batches(self, X: Any) -> Iterator[np.ndarray]:
+        """Yield the score matrix of each batch of ``X`` (in order)."""
+        scorer = self._scorer()
+        produced = False
+        for batch in self._as_predict_data(X).batches():
+            produced = True
+            yield scorer.scores(batch)
+        if not produced:
+            yield np.zeros((0, self._design.n_outputs))
+
+    def predict_stream(self, data: Dataset, *, passthrough: Sequence[str] = (),
+                       ) -> Iterator[dict[str, np.ndarray]]:
+        """Yield the predictions of each batch of ``data`` as columns, in bounded memory.
+
+        Each dict holds the ``passthrough`` columns (ids) first, then ``prediction`` and,
+        for classifiers, one ``proba_<class>`` column per class.
+        """
+        scorer = self._scorer()
+        view = self._as_predict_data(data)
+        if passthrough:
+            view = view.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
+                               passthrough=passthrough)
+        for batch in view.batches():
+            columns = dict(batch.extra or {})
+            columns.update(self._prediction_columns(scorer.scores(batch)))
+            yield columns
+
+    def _prediction_columns(self, scores: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _feature_columns(self) -> list[str]:
+        """The data columns the model reads, in the order it was fitted on."""
+        columns = self.input_columns_
+        return [*columns["numeric"], *columns["datetime"], *columns["categorical"]]
+
+    @property
+    def target_column_(self) -> str | None:
+        """Name of the target column the model was fitted on."""
+        self._check_fitted()
+        return self.input_columns_["target"][0]
+
+    def evaluate(self, X: Any, y: Any = None, sample_weight: Any = None, *,
+                 engine: Any = None) -> dict[str, Any]:
+        """Return metrics on labelled data, computed in one streaming map-reduce pass.
+
+        Classifiers report accuracy, log loss, ROC AUC and the confusion matrix;
+        regressors R², RMSE and MAE.
+        """
+        scorer = self._scorer()
+        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
+        features = self._as_predict_data(data)
+        view = features.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
+                               target=data.target, weight=data.weight)
+        task = EvaluationTask(scorer, self._make_loss(self._design.n_outputs))
+        with _engine(engine if engine is not None else self.engine) as runner:
+            total = runner.map_reduce(evaluate_shard, _enough_shards(view, runner), _merge_metrics,
+                                      task)
+        result = total.result()
+        if "classes" in result:
+            result["classes"] = _plain_list(self.classes_)
+        return result
+
+    @property
+    def _intercept_full(self) -> np.ndarray:
+        return np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
+
+    def _as_predict_data(self, X: Any) -> Dataset:
+        """``X`` as a dataset of exactly the fitted features; other columns are ignored."""
+        data = as_dataset(X, need_target=False, memory_limit=self.memory_limit)
+        numeric = list(self.transformer_.feature_names_in_)
+        categorical = list(self.transformer_.categorical_features_in_)
+        if data.numeric_features == numeric and data.categorical_features == categorical:
+            return data
+        expected = [*numeric, *categorical]
+        if not isinstance(X, Dataset) and _is_plain_array(X):
+            got = len(data.numeric_features) + len(data.categorical_features)
+            raise SchemaError(f"X has {got} features, but {type(self).__name__} is expecting "
+                              f"{len(expected)} features as input.")
+        columns = self.input_columns_
+        wanted = self._feature_columns()
+        missing = [name for name in wanted if name not in data.columns]
+        if missing:
+            raise SchemaError(f"The data lacks feature column(s) {missing} that the model was "
+                              f"fitted on; its columns are {data.columns}.")
+        return data.select(wanted, categorical=columns["categorical"], weight=data.weight)
+
+    # -- model files -------------------------------------------------------------------------
+
+    def save(self, path: str, *, storage_options: dict[str, Any] | None = None) -> None:
+        """Write the fitted model to a ``.bigfit`` file (local path or URL), atomically."""
+        from bigfit.models.registry import save
+
+        self._check_fitted()
+        save(self, path, storage_options=storage_options)
+
+    def _get_model_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        self._check_fitted()
+        params = {k: v for k, v in self.get_params().items() if k not in ("engine",)}
+        state: dict[str, Any] = {
+            "coef": self._coef_full, "intercept": self._intercept_full,
+            "design": [self._design.n_numeric, self._design.n_codes, self._design.n_outputs],
+            "transformer": self.transformer_.get_state(),
+            "feature_names_in": [str(n) for n in self.feature_names_in_],
+            "n_iter": int(self.n_iter_), "n_rows_seen": int(self.n_rows_seen_),
+            "input_columns": self.input_columns_,
+        }
+        if self._classifier:
+            state["classes"] = _plain_list(self.classes_)
+        metrics = self.history_[-1] if self.history_ else {}
+        return params, state, {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+
+    @classmethod
+    def _from_model_state(cls, params: dict[str, Any], state: dict[str, Any]) -> LinearModel:
+        model = cls(**params)
+        design = LinearDesign(*[int(v) for v in state["design"]])
+        model.transformer_ = FeatureTransformer.from_state(state["transformer"])
+        model.feature_names_in_ = np.array(state["feature_names_in"], dtype=object)
+        model.n_features_in_ = len(model.feature_names_in_)
+        model.n_iter_, model.n_rows_seen_ = state["n_iter"], state["n_rows_seen"]
+        model.input_columns_ = {role: list(names) for role, names in state["input_columns"].items()}
+        model.history_ = []
+        if cls._classifier:
+            model.classes_ = np.array(state["classes"])
+        model._set_coefficients(np.asarray(state["coef"]), np.asarray(state["intercept"]), design)
+        return model
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Raw batches to scores: the fitted transform and coefficients (picklable)."""
+
+    preparer: BatchPreparer
+    design: LinearDesign
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def scores(self, batch: Batch) -> np.ndarray:
+        """Return the (n, n_outputs) scores of a raw batch."""
+        ready = self.preparer(batch, with_target=False)
+        return self.design.scores(self.coef, self.intercept, ready.X, ready.codes)
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """What each shard needs to compute its metrics: the scorer and the loss's link."""
+
+    scorer: Scorer
+    loss: Loss
+
+
+def evaluate_shard(shard: Any, task: EvaluationTask) -> Any:
+    """Engine task: classification or regression metrics of one shard's labelled rows."""
+    from bigfit.models.metrics import ClassificationMetrics, RegressionMetrics
+
+    classes = task.scorer.preparer.classes
+    metrics = RegressionMetrics() if classes is None else ClassificationMetrics(len(classes))
+    for batch in shard.batches():
+        ready = task.scorer.preparer(batch)
+        scores = task.scorer.design.scores(task.scorer.coef, task.scorer.intercept, ready.X,
+                                           ready.codes)
+        if classes is None:
+            metrics.update(ready.y, scores[:, 0], ready.w)
+        else:
+            metrics.update(ready.y, task.loss.predict_proba(
+                scores if scores.shape[1] > 1 else scores[:, 0]), ready.w)
+    return metrics
+
+
+def _merge_metrics(a: Any, b: Any) -> Any:
+    return a.merge(b)
+
+
+def store_params(estimator: Any, arguments: dict[str, Any]) -> None:
+    """Store an ``__init__``'s keyword arguments untouched, as scikit-learn expects."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+def mean_loss(shards: Sequence[Any], engine: Engine, preparer: BatchPreparer, design: LinearDesign,
+              loss: Loss, coef: np.ndarray, intercept: np.ndarray) -> float:
+    """Weighted mean loss (no penalty) over ``shards``: one pass, on ``engine``."""
+    objective = Objective(shards, design, loss, alpha=0.0, prepare=preparer,
+                          engine=engine if engine.workers > 1 else None)
+    total = objective.sums(coef, intercept, with_gradient=False)
+    return total.loss_sum / total.weight_sum
+
+
+@contextlib.contextmanager
+def _engine(spec: Any) -> Iterator[Engine]:
+    """The engine named by ``spec``; closed afterwards only when built here."""
+    from bigfit.engine import get_engine
+
+    engine = get_engine(spec)
+    try:
+        yield engine
+    finally:
+        if engine is not spec:
+            engine.close()
+
+
+def _enough_shards(data: Dataset, engine: Engine) -> list[Any]:
+    shards = data.shards()
+    if len(shards) < 2 * engine.workers and engine.workers > 1:
+        shards = data.shards(2 * engine.workers)
+    return shards
+
+
+def _is_plain_array(X: Any) -> bool:
+    return isinstance(X, np.ndarray | list | tuple)
+
+
+def _plain_list(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]

@@ -1,0 +1,171 @@
+"""The linear estimators against scikit-learn's in-memory solvers, on every path in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import Lasso, Ridge
+from sklearn.linear_model import LogisticRegression as SkLogistic
+from sklearn.metrics import log_loss
+
+import bigfit
+from bigfit import Dataset, LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
+from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
+
+ALPHA = 1e-3
+
+
+@pytest.fixture(scope="module")
+def binary():
+    X, y = make_classification(n_samples=4_000, n_features=8, n_informative=5, flip_y=0.05,
+                               random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def binary_parquet(tmp_path_factory, binary) -> str:
+    X, y = binary
+    path = tmp_path_factory.mktemp("binary") / "d.parquet"
+    pq.write_table(pa.table({**{f"x{j}": X[:, j] for j in range(X.shape[1])}, "y": y}), path,
+                   row_group_size=250)
+    return str(path)
+
+
+def exact_logistic(**params) -> LogisticRegression:
+    return LogisticRegression(alpha=ALPHA, standardize=False, tol=1e-10, max_iter=500, **params)
+
+
+def test_lbfgs_equals_scikit_learn_binary(binary) -> None:
+    X, y = binary
+    ours = exact_logistic().fit(X, y)
+    theirs = SkLogistic(C=1 / (ALPHA * len(y)), tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
+    assert ours.classes_.tolist() == [0, 1] and ours.coef_.shape == (1, 8)
+    assert (ours.predict(X) == theirs.predict(X)).mean() > 0.999
+
+
+def test_lbfgs_equals_scikit_learn_multinomial() -> None:
+    X, y = make_classification(n_samples=3_000, n_features=8, n_informative=5, n_classes=3,
+                               random_state=1)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    ours = exact_logistic().fit(X, labels)
+    theirs = SkLogistic(C=1 / (ALPHA * len(y)), tol=1e-12, max_iter=10_000).fit(X, labels)
+    assert ours.classes_.tolist() == ["ant", "bee", "cat"] and ours.coef_.shape == (3, 8)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_ridge_and_lasso_equal_scikit_learn() -> None:
+    X, y = make_regression(n_samples=3_000, n_features=10, n_informative=4, noise=1.0, random_state=0)
+    ridge = LinearRegression(alpha=ALPHA, standardize=False, tol=1e-12).fit(X, y)
+    np.testing.assert_allclose(ridge.coef_, Ridge(alpha=ALPHA * len(y)).fit(X, y).coef_, atol=1e-6)
+    lasso = LinearRegression(alpha=0.5, l1_ratio=1.0, standardize=False, tol=1e-12,
+                             max_iter=1_000).fit(X, y)
+    reference = Lasso(alpha=0.5, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(lasso.coef_, reference.coef_, atol=1e-5)
+    np.testing.assert_array_equal(lasso.coef_ == 0, reference.coef_ == 0)
+    assert lasso.score(X, y) > 0.99
+
+
+def test_fit_on_dataset_equals_fit_on_arrays(binary, binary_parquet) -> None:
+    X, y = binary
+    from_file = LogisticRegression(tol=1e-10).fit(Dataset(binary_parquet, target="y"))
+    from_arrays = LogisticRegression(tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(from_file.coef_, from_arrays.coef_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(from_file.predict_proba(Dataset(binary_parquet)),
+                               from_arrays.predict_proba(X), atol=1e-12)
+
+
+def test_process_pool_equals_in_process(binary_parquet) -> None:
+    ds = Dataset(binary_parquet, target="y")
+    local = LogisticRegression(tol=1e-10).fit(ds)
+    pooled = LogisticRegression(tol=1e-10, engine="local[2]").fit(ds)
+    np.testing.assert_allclose(pooled.coef_, local.coef_, atol=1e-6)
+    sgd_a = SGDClassifier(random_state=3, max_iter=3, engine="local[2]").fit(ds)
+    sgd_b = SGDClassifier(random_state=3, max_iter=3, engine="local[2]").fit(ds)
+    np.testing.assert_array_equal(sgd_a.coef_, sgd_b.coef_)  # same seed, same workers
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adagrad", "adam", "ftrl"])
+def test_minibatch_solvers_reach_the_optimum(binary, solver: str) -> None:
+    X, y = binary
+    train, test = slice(0, 3_000), slice(3_000, None)
+    optimum = LogisticRegression(tol=1e-10).fit(X[train], y[train])
+    best = log_loss(y[test], optimum.predict_proba(X[test]))
+    eta0 = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.01, "ftrl": 0.5}[solver]
+    model = LogisticRegression(solver=solver, eta0=eta0, max_iter=30, tol=1e-5, batch_size=64,
+                               random_state=0).fit(X[train], y[train])
+    assert log_loss(y[test], model.predict_proba(X[test])) <= 1.01 * best
+    assert len(model.history_) == model.n_iter_ and "train_loss" in model.history_[0]
+
+
+def test_early_stopping_records_validation_loss(binary) -> None:
+    X, y = binary
+    model = SGDClassifier(early_stopping=True, max_iter=50, n_iter_no_change=2, random_state=0)
+    model.fit(X, y)
+    assert model.n_iter_ < 50 and all("validation_loss" in h for h in model.history_)
+
+
+def test_sample_weights_equal_repeated_rows(binary) -> None:
+    X, y = binary
+    X, y = X[:500], y[:500]
+    weights = np.where(np.arange(500) % 3 == 0, 2.0, 1.0)
+    repeated = np.repeat(np.arange(500), weights.astype(int))
+    weighted = exact_logistic().fit(X, y, sample_weight=weights)
+    duplicated = exact_logistic().fit(X[repeated], y[repeated])
+    np.testing.assert_allclose(weighted.coef_, duplicated.coef_, atol=1e-6)
+
+
+def test_balanced_class_weight_favours_the_rare_class() -> None:
+    X, y = make_classification(n_samples=3_000, weights=[0.95], random_state=2)
+    plain = LogisticRegression().fit(X, y)
+    balanced = LogisticRegression(class_weight="balanced").fit(X, y)
+    assert (balanced.predict(X) == 1).sum() > (plain.predict(X) == 1).sum()
+    with pytest.raises(InvalidParameterError, match="class_weight names label"):
+        LogisticRegression(class_weight={7: 2.0}).fit(X, y)
+
+
+def test_categorical_and_missing_features_are_transformed_with_the_model(table) -> None:
+    model = LogisticRegression(categorical="onehot").fit(Dataset(table, target="y", weight="w"))
+    assert model.coef_.shape[1] == model.transformer_.n_features_in_ + model.transformer_.n_codes
+    proba = model.predict_proba(Dataset(table.drop_columns(["y"]), weight="w"))
+    assert proba.shape == (table.num_rows, 2) and np.isfinite(proba).all()
+
+
+def test_save_and_load_round_trip(binary, tmp_path) -> None:
+    X, y = binary
+    for model in (LogisticRegression().fit(X, y), SGDRegressor(random_state=0).fit(X, X[:, 0])):
+        path = tmp_path / f"{type(model).__name__}.bigfit"
+        model.save(str(path))
+        again = bigfit.load(str(path))
+        assert type(again) is type(model)
+        np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+def test_bad_input(binary, table) -> None:
+    X, y = binary
+    with pytest.raises(NotFittedError):
+        LogisticRegression().predict(X)
+    with pytest.raises(DataError, match="use LogisticRegression"):
+        SGDClassifier(loss="hinge").fit(X, y % 3 + (X[:, 0] > 1))
+    with pytest.raises(DataError, match="single class"):
+        LogisticRegression().fit(X, np.zeros(len(y)))
+    with pytest.raises(DataError, match="regression target must be numeric"):
+        LinearRegression().fit(X, np.array(["a", "b"] * (len(y) // 2)))
+    with pytest.raises(DataError, match=r"'c' \(\d+ NaN"):
+        LogisticRegression(impute="error").fit(Dataset(table, target="y"))
+    fitted = LogisticRegression().fit(X, y)
+    with pytest.raises(SchemaError, match="X has 3 features, but LogisticRegression is expecting 8"):
+        fitted.predict(X[:, :3])
+    model = LogisticRegression().fit(Dataset(table, target="y"))
+    with pytest.raises(SchemaError, match=r"lacks feature column\(s\) \['city'\]"):
+        model.predict(Dataset(table.drop_columns(["city"])))
+    with pytest.raises(DataError, match="diverged.*learning rate"):
+        SGDRegressor(learning_rate="constant", eta0=1e6, random_state=0).fit(X, X[:, 0] * 1e6)
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter of LogisticRegression"):
+        LogisticRegression(alpha=-1.0).fit(X, y)
