@@ -56,6 +56,8 @@ def hash_array(array: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
     elif pa.types.is_boolean(array.type):
         out = mix64(array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64) + 1, seed)
     else:
+        if pa.types.is_temporal(array.type):  # dates and times hash by their integer value
+            array = pc.cast(array, pa.int64() if array.type.bit_width == 64 else pa.int32())
         as_float = pc.cast(array, pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
         out = mix64(as_float.view(np.uint64), seed)
     out[out == MISSING] = 1  # keep 0 for "missing"

@@ -328,6 +328,26 @@ class Dataset:
         view._reader = replace(self._reader, layout=replace(layout, passthrough=tuple(passthrough)))
         return view
 
+    def fingerprint(self) -> str:
+        """A short hash that changes when the data or the column roles change.
+
+        Files count by path, size and modification time (no data is read); in-memory
+        tables by a vectorised hash of their values.
+        """
+        import hashlib
+
+        from bigfit.data._hashing import hash_array
+
+        digest = hashlib.sha256(repr((self.format, self._reader.layout, self._reader.holdout,
+                                      str(self.schema))).encode())
+        if self._table is not None:
+            for column in self._table.columns:
+                digest.update(np.uint64(hash_array(column).sum(dtype=np.uint64)).tobytes())
+        else:
+            for found in self._found:
+                digest.update(f"{found.path}|{found.token}".encode())
+        return digest.hexdigest()[:32]
+
     def with_budget(self, budget: Budget) -> Dataset:
         """Return a view of this dataset that reads with another memory budget."""
         view = copy.copy(self)

@@ -169,3 +169,55 @@ def test_bad_input(binary, table) -> None:
         SGDRegressor(learning_rate="constant", eta0=1e6, random_state=0).fit(X, X[:, 0] * 1e6)
     with pytest.raises(InvalidParameterError, match="'alpha' parameter of LogisticRegression"):
         LogisticRegression(alpha=-1.0).fit(X, y)
+
+
+def test_partial_fit_streams_to_the_optimum(binary) -> None:
+    X, y = binary
+    model = SGDClassifier(random_state=0)
+    for _ in range(5):
+        for chunk in np.array_split(np.arange(3_000), 10):
+            model.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+    best = log_loss(y[3_000:], LogisticRegression().fit(X[:3_000], y[:3_000]).predict_proba(X[3_000:]))
+    assert log_loss(y[3_000:], model.predict_proba(X[3_000:])) <= 1.05 * best
+    assert len(model.history_) == 50 and model.n_rows_seen_ == 15_000
+    with pytest.raises(InvalidParameterError, match="classes must be passed on the first call"):
+        SGDClassifier().partial_fit(X, y)
+    with pytest.raises(SchemaError, match=r"lacks feature column\(s\) \['x3'"):
+        model.partial_fit(X[:, :3], y)
+
+
+class _StopAt:
+    """A callback that kills the run after epoch ``at`` (like a killed process)."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.seen = at, 0
+
+    def on_fit_start(self, info) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs) -> None:
+        self.seen += 1
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+    def on_fit_end(self, logs) -> None:
+        pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogisticRegression(tol=1e-10),
+    lambda: SGDClassifier(random_state=0, max_iter=8, tol=0.0),
+    lambda: LogisticRegression(solver="adam", max_iter=6, tol=0.0, random_state=1),
+], ids=["lbfgs", "sgd", "adam"])
+def test_resume_equals_uninterrupted(binary, tmp_path, make) -> None:
+    X, y = binary
+    uninterrupted = make().fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(X, y, checkpoint_dir=str(tmp_path), checkpoint_every=0, callbacks=[_StopAt(3)])
+    counter = _StopAt(-1)
+    resumed = make().fit(X, y, checkpoint_dir=str(tmp_path), resume=True, callbacks=[counter])
+    np.testing.assert_array_equal(resumed.coef_, uninterrupted.coef_)
+    assert resumed.n_iter_ == uninterrupted.n_iter_ and counter.seen <= uninterrupted.n_iter_ - 3
+    from bigfit.exceptions import CheckpointMismatchError
+    with pytest.raises(CheckpointMismatchError):
+        make().fit(X[:100], y[:100], checkpoint_dir=str(tmp_path), resume=True)

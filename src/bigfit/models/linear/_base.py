@@ -27,14 +27,17 @@ from bigfit.data.dataset import Dataset
 from bigfit.data.transforms import FeatureTransformer
 from bigfit.data.transforms._params import InstanceOf, Interval, Options, validate_params
 from bigfit.engine.base import Engine
-from bigfit.exceptions import DataError, NotFittedError, SchemaError
+from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
+from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign
 from bigfit.models.linear._loss import Loss
-from bigfit.models.linear._minibatch import fit_minibatch
+from bigfit.models.linear._minibatch import (
+    DEFAULT_BATCH, RoundTask, fit_minibatch, make_optimizer, take_steps,
+)
 from bigfit.models.linear._objective import Objective
-from bigfit.models.linear._lbfgs import minimize
+from bigfit.models.linear._lbfgs import OptimizerState, minimize
 from bigfit.models.linear._prepare import (
     BatchPreparer, FirstPassPlan, first_pass_shard, merge_first_pass,
 )
@@ -80,7 +83,8 @@ class LinearModel(BaseEstimator):
     # -- fitting -------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *,
-            callbacks: Sequence[Callback] | None = None) -> LinearModel:
+            callbacks: Sequence[Callback] | None = None, checkpoint_dir: str | None = None,
+            checkpoint_every: float = 60.0, resume: bool = False) -> LinearModel:
         """Fit the model on a :class:`~bigfit.Dataset` or on arrays / DataFrames.
 
         Parameters
@@ -92,6 +96,15 @@ class LinearModel(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), optional
         callbacks : sequence of Callback, optional
             Receive progress events (see :mod:`bigfit.models.callbacks`).
+        checkpoint_dir : str, optional
+            Write the run's state (weights, optimizer state, epoch) there, atomically, at
+            most every ``checkpoint_every`` seconds, at epoch (or L-BFGS iteration)
+            boundaries.
+        checkpoint_every : float, default=60.0
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir``: the run ends with the same
+            model as an uninterrupted one. A checkpoint of other data or parameters is
+            refused.
 
         Returns
         -------
@@ -101,6 +114,9 @@ class LinearModel(BaseEstimator):
         data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
         self._reset()
         events = CallbackList(callbacks)
+        checkpoint = RunCheckpoint(checkpoint_dir, every_seconds=checkpoint_every, resume=resume,
+                                   estimator=type(self).__name__, params=self.get_params(),
+                                   data_fingerprint=data.fingerprint())
         with _engine(self.engine) as engine:
             train, valid = self._holdout(data)
             if self.cache:
@@ -113,15 +129,80 @@ class LinearModel(BaseEstimator):
             valid_shards = _enough_shards(valid, engine) if valid is not None else None
             if solver == "lbfgs":
                 coef, intercept = self._fit_lbfgs(shards, valid_shards, engine, preparer, design,
-                                                  loss, events)
+                                                  loss, events, checkpoint)
             else:
-                result = fit_minibatch(
-                    self, solver, train, valid_shards, engine, preparer, design, loss, events)
+                result = fit_minibatch(self, solver, train, valid_shards, engine, preparer, design,
+                                       loss, events, checkpoint)
                 coef, intercept = result.coef, result.intercept
                 self.n_iter_, self.history_ = result.n_iter, result.history
         self._set_coefficients(coef, intercept, design)
         events.on_fit_end({"n_iter": self.n_iter_, **(self.history_[-1] if self.history_ else {})})
         return self
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None,
+                    sample_weight: Any = None) -> LinearModel:
+        """Take one pass of mini-batch steps over ``X`` (online learning).
+
+        The first call fixes the features, fits the feature transform on its data (kept
+        from then on) and, for classifiers, needs ``classes``: every label ``y`` may hold.
+        Later calls continue from the current weights and optimizer state. The solver is
+        the mini-batch one named by ``solver`` (``"auto"`` and ``"lbfgs"`` mean ``"sgd"``).
+        """
+        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
+        if not hasattr(self, "_online"):
+            self._start_online(data, classes)
+        elif (data.numeric_features, data.categorical_features) != (
+                list(self.transformer_.feature_names_in_),
+                list(self.transformer_.categorical_features_in_)):
+            self._as_predict_data(data)  # raises, naming the missing or extra features
+        optimizer, preparer, design, loss = self._online
+        task = RoundTask(self._coef_full, self._intercept_full, optimizer, preparer, design, loss,
+                         self.batch_size or DEFAULT_BATCH, self.random_state or 0,
+                         len(self.history_))
+        coef, intercept = self._coef_full.copy(), self._intercept_full.copy()
+        started = time.perf_counter()
+        rows, loss_sum, weight_sum = take_steps(
+            data.batches(), task, coef, intercept, optimizer,
+            np.random.default_rng([task.seed, task.epoch]))
+        seconds = time.perf_counter() - started
+        self.history_.append({"epoch": len(self.history_) + 1,
+                              "train_loss": loss_sum / max(weight_sum, 1e-300), "seconds": seconds,
+                              "rows_per_second": rows / max(seconds, 1e-9)})
+        self.n_iter_ = 1
+        self.n_rows_seen_ += rows
+        self._set_coefficients(coef, intercept, design)
+        return self
+
+    def _start_online(self, data: Dataset, classes: Any) -> None:
+        validate_params(type(self).__name__, self.get_params(), self._constraints())
+        self._reset()
+        target = TargetSummary(self._classifier)
+        if self._classifier:
+            if classes is None:
+                raise InvalidParameterError(
+                    "classes must be passed on the first call to partial_fit: every label the "
+                    "target may hold, e.g. classes=[0, 1].")
+            labels = np.unique(np.asarray(classes))
+            target.counts = {label: 1 for label in labels.tolist()}
+            if isinstance(self.class_weight, str):
+                raise InvalidParameterError("class_weight='balanced' needs the class counts of the "
+                                            "whole data; use fit, or pass a dict to partial_fit.")
+        transformer = FeatureTransformer(
+            standardize=self.standardize, impute=self.impute, categorical=self.categorical,
+            n_buckets=self.n_buckets, max_categories=self.max_categories,
+            seed=self.random_state or 0).fit(data)
+        self._adopt(data, transformer, rows=0)
+        classes_, class_weight, n_outputs = self._target_setup(target)
+        preparer = BatchPreparer(transformer, classes_, class_weight)
+        design = LinearDesign(transformer.n_features_in_, transformer.n_codes, n_outputs)
+        loss = self._make_loss(n_outputs)
+        solver = self._solver()
+        solver = "sgd" if solver == "lbfgs" else solver
+        optimizer = make_optimizer(self, solver, loss, steps_per_epoch=1)
+        self._online = (optimizer, preparer, design, loss)
+        self.history_ = []
+        coef, intercept = design.zeros()
+        self._set_coefficients(coef, intercept, design)
 
     def _constraints(self) -> dict[str, list[Any]]:
         return COMMON_CONSTRAINTS
@@ -150,19 +231,23 @@ class LinearModel(BaseEstimator):
         if target.rows - target.missing == 0:
             raise DataError("The training data has no row with a target value.")
         transformer.fit_from_stats(stats, train.numeric_features, train.categorical_features)
-        self.transformer_ = transformer
-        self.n_features_in_ = len(train.numeric_features) + len(train.categorical_features)
-        self.feature_names_in_ = np.array([*train.numeric_features, *train.categorical_features],
-                                          dtype=object)
-        self.n_rows_seen_ = target.rows
-        self.input_columns_ = {"numeric": list(train.layout.numeric),
-                               "datetime": list(train.layout.datetime),
-                               "categorical": list(train.layout.categorical),
-                               "target": [train.target], "weight": [train.weight] if train.weight else []}
+        self._adopt(train, transformer, rows=target.rows)
         classes, class_weight, n_outputs = self._target_setup(target)
         preparer = BatchPreparer(transformer, classes, class_weight)
         design = LinearDesign(transformer.n_features_in_, transformer.n_codes, n_outputs)
         return preparer, design, self._make_loss(n_outputs)
+
+    def _adopt(self, train: Dataset, transformer: FeatureTransformer, *, rows: int) -> None:
+        """Record the fitted transform and the columns the model reads."""
+        self.transformer_ = transformer
+        self.n_features_in_ = len(train.numeric_features) + len(train.categorical_features)
+        self.feature_names_in_ = np.array([*train.numeric_features, *train.categorical_features],
+                                          dtype=object)
+        self.n_rows_seen_ = rows
+        self.input_columns_ = {"numeric": list(train.layout.numeric),
+                               "datetime": list(train.layout.datetime),
+                               "categorical": list(train.layout.categorical),
+                               "target": [train.target], "weight": [train.weight] if train.weight else []}
 
     def _target_setup(self, target: TargetSummary) -> tuple[np.ndarray | None, np.ndarray | None, int]:
         """Return (classes, class weights, number of score columns) from the target summary."""
@@ -173,24 +258,28 @@ class LinearModel(BaseEstimator):
 
     def _fit_lbfgs(self, shards: list[Any], valid_shards: list[Any] | None, engine: Engine,
                    preparer: BatchPreparer, design: LinearDesign, loss: Loss,
-                   events: CallbackList) -> tuple[np.ndarray, np.ndarray]:
+                   events: CallbackList, checkpoint: RunCheckpoint) -> tuple[np.ndarray, np.ndarray]:
         objective = Objective(shards, design, loss, alpha=self.alpha, l1_ratio=self.l1_ratio,
                               prepare=preparer, engine=engine if engine.workers > 1 else None,
                               batch_size=self.batch_size)
         started = time.perf_counter()
-        history: list[dict[str, Any]] = []
+        saved = checkpoint.state if checkpoint.state and checkpoint.state["solver"] == "lbfgs" else None
+        history: list[dict[str, Any]] = list(saved["history"]) if saved else []
 
-        def on_iteration(state: Any) -> None:
+        def on_iteration(state: OptimizerState) -> None:
             seconds = time.perf_counter() - started
             logs = {"epoch": state.n_iter, "train_loss": float(state.f + objective.penalty(state.x)),
                     "seconds": seconds,
                     "rows_per_second": self.n_rows_seen_ * objective.n_evaluations / max(seconds, 1e-9)}
             history.append(logs)
+            checkpoint.maybe_save(lambda: {"solver": "lbfgs", "optimizer": state.to_dict(),
+                                           "history": history})
             events.on_epoch_end(state.n_iter, logs)
 
-        x0 = np.zeros(design.n_params)
-        result = minimize(objective, x0, l1=objective.l1, l1_mask=objective.l1_mask,
-                          max_iter=self.max_iter, tol=self.tol, callback=on_iteration)
+        result = minimize(objective, np.zeros(design.n_params), l1=objective.l1,
+                          l1_mask=objective.l1_mask, max_iter=self.max_iter, tol=self.tol,
+                          callback=on_iteration,
+                          state=OptimizerState.from_dict(saved["optimizer"]) if saved else None)
         coef, intercept = design.unpack(result.x)
         if valid_shards is not None and history:
             history[-1]["validation_loss"] = mean_loss(valid_shards, engine, preparer, design, loss,

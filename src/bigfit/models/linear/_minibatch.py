@@ -22,6 +22,7 @@ from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
 from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError
+from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models.callbacks import CallbackList
 from bigfit.models.linear._design import LinearDesign
 from bigfit.models.linear._ftrl import FTRL
@@ -92,13 +93,13 @@ def run_round(shards: Sequence[Any], task: RoundTask) -> RoundResult:
     """Engine task: one epoch of mini-batch steps over ``shards`` from the task's weights."""
     coef, intercept = task.coef.copy(), task.intercept.copy()
     optimizer = copy.deepcopy(task.optimizer)
-    rows, loss_sum, weight_sum = _steps(
+    rows, loss_sum, weight_sum = take_steps(
         (b for shard in shards for b in shard.batches()), task, coef, intercept, optimizer,
         np.random.default_rng([task.seed, task.epoch]))
     return RoundResult(coef, intercept, optimizer, rows, loss_sum, weight_sum)
 
 
-def _steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, intercept: np.ndarray,
+def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, intercept: np.ndarray,
            optimizer: Any, rng: np.random.Generator) -> tuple[int, float, float]:
     """Take a step per mini-batch of ``batches``; return rows, loss sum and weight sum."""
     rows, loss_sum, weight_sum = 0, 0.0, 0.0
@@ -128,8 +129,12 @@ def _steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, intercep
 
 def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[Any] | None,
                   engine: Engine, preparer: BatchPreparer, design: LinearDesign, loss: Loss,
-                  events: CallbackList) -> MinibatchResult:
-    """Run up to ``model.max_iter`` epochs with early stopping on the validation loss."""
+                  events: CallbackList, checkpoint: RunCheckpoint) -> MinibatchResult:
+    """Run up to ``model.max_iter`` epochs with early stopping on the validation loss.
+
+    Checkpoints are taken at epoch boundaries: a resumed run restarts at the epoch after
+    the last checkpoint, with the same seeds, so it ends with the same model.
+    """
     from bigfit.models.linear._base import mean_loss
 
     coef, intercept = design.zeros()
@@ -137,15 +142,21 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
     size = model.batch_size or DEFAULT_BATCH
     optimizer = make_optimizer(model, solver, loss, max(1, -(-model.n_rows_seen_ // size)))
     result = MinibatchResult(coef, intercept, 0)
-    best, stale = np.inf, 0
+    best, stale, start = np.inf, 0, 0
+    saved = checkpoint.state if checkpoint.state and checkpoint.state["solver"] == solver else None
+    if saved:
+        coef, intercept = np.array(saved["coef"]), np.array(saved["intercept"])
+        optimizer.load_state_dict(saved["optimizer"])
+        best, stale, start = saved["best"], saved["stale"], saved["epoch"]
+        result.history, result.n_iter = list(saved["history"]), saved["epoch"]
     shards = train.shards()
     groups = _groups(len(shards), engine.workers)
-    for epoch in range(model.max_iter):
+    for epoch in range(start, model.max_iter):
         started = time.perf_counter()
         task = RoundTask(coef, intercept, optimizer, preparer, design, loss, size, seed, epoch)
         if engine.workers == 1:
             stream = train.batches(shuffle=True, seed=seed, epoch=epoch)
-            rows, loss_sum, weight_sum = _steps(stream, task, coef, intercept, optimizer,
+            rows, loss_sum, weight_sum = take_steps(stream, task, coef, intercept, optimizer,
                                                 np.random.default_rng([seed, epoch]))
         else:
             rng = np.random.default_rng([seed, epoch])
@@ -165,11 +176,15 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
                 valid_shards, engine, preparer, design, loss, coef, intercept)
         result.history.append(logs)
         result.n_iter = epoch + 1
-        events.on_epoch_end(epoch + 1, logs)
         if monitored < best - model.tol:
             best, stale = monitored, 0
         else:
             stale += 1
+        checkpoint.maybe_save(lambda: {
+            "solver": solver, "epoch": epoch + 1, "coef": coef, "intercept": intercept,
+            "optimizer": optimizer.state_dict(), "history": result.history, "best": float(best),
+            "stale": stale})
+        events.on_epoch_end(epoch + 1, logs)
         if stale >= model.n_iter_no_change:
             if solver == "sgd" and model.learning_rate == "adaptive" and \
                     optimizer.current_learning_rate > 1e-6:
