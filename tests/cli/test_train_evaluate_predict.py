@@ -67,3 +67,34 @@ def test_bad_input_is_one_line(sample: Path, tmp_path: Path) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+
+
+def test_interrupted_training_resumes(sample: Path, tmp_path: Path, monkeypatch) -> None:
+    import bigfit
+    from bigfit.models.linear._base import LinearModel
+
+    model = tmp_path / "model.bigfit"
+    args = ["train", str(sample), "--target", "y", "--out", str(model), "--checkpoint-every", "0",
+            "--solver", "adam", "--epochs", "4", "--seed", "3"]
+    original = LinearModel.fit
+
+    def interrupted(self, *a, **k):
+        class Stop:
+            def on_fit_start(self, info): ...
+            def on_fit_end(self, logs): ...
+            def on_epoch_end(self, epoch, logs):
+                if epoch == 2:
+                    raise KeyboardInterrupt
+        k["callbacks"] = [*k.get("callbacks", []), Stop()]
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(LinearModel, "fit", interrupted)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 130 and "--resume" in result.stderr
+    assert (tmp_path / "model.bigfit.checkpoint").exists() and not model.exists()
+    monkeypatch.setattr(LinearModel, "fit", original)
+    assert runner.invoke(app, [*args, "--resume"]).exit_code == 0
+    resumed = bigfit.load(str(model))
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    np.testing.assert_array_equal(bigfit.load(str(model)).coef_, resumed.coef_)
+    assert not (tmp_path / "model.bigfit.checkpoint").exists()

@@ -46,18 +46,28 @@ def train_command(
     categorical: Annotated[str, typer.Option(help="onehot (top values) or hash.")] = "onehot",
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue a run that stopped, from its checkpoint.")] = False,
+    checkpoint_every: Annotated[float, typer.Option(
+        "--checkpoint-every", min=0.0, help="Seconds between checkpoints.")] = 60.0,
     engine: EngineOption = DEFAULT_ENGINE,
     memory_limit: MemoryLimitOption = None,
 ) -> None:
-    """Fit a model on DATA, show each epoch's losses, and save it to OUT."""
+    """Fit a model on DATA, show each epoch's losses, and save it to OUT.
+
+    The run checkpoints to OUT.checkpoint/ as it goes; if it stops (killed, Ctrl-C), the
+    same command with --resume continues where it was and ends with the same model.
+    """
     import os
+    import shutil
 
     import bigfit
     from bigfit.cli._progress import TrainingProgress
     from bigfit.exceptions import InvalidParameterError
 
-    if os.path.exists(out) and not overwrite:
+    if os.path.exists(out) and not (overwrite or resume):
         raise InvalidParameterError(f"{out} exists; pass --overwrite to replace it.")
+    checkpoint_dir = f"{out}.checkpoint"
     with settings(memory_limit=memory_limit):
         dataset = bigfit.Dataset(data, target=target, weight=weight)
         params = {"solver": solver, "alpha": alpha, "l1_ratio": l1_ratio, "categorical": categorical,
@@ -69,9 +79,16 @@ def train_command(
         estimator = getattr(bigfit, _CLASSES[model.value])(**params)
         progress = TrainingProgress()
         started = time.perf_counter()
-        estimator.fit(dataset, callbacks=[progress])
+        try:
+            estimator.fit(dataset, callbacks=[progress], checkpoint_dir=checkpoint_dir,
+                          checkpoint_every=checkpoint_every, resume=resume)
+        except KeyboardInterrupt:
+            _console.print_error(f"interrupted; continue with the same command and --resume "
+                                 f"(checkpoint in {checkpoint_dir})")
+            raise typer.Exit(130) from None
         seconds = time.perf_counter() - started
         estimator.save(out)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     out_console = _console.stdout()
     for line in progress.lines[-5:]:
         out_console.print(line, highlight=False)
