@@ -1,4 +1,9 @@
-"""What estimators accept as data: a Dataset, or arrays and DataFrames in memory."""
+"""What estimators accept as data: a Dataset, or arrays and DataFrames in memory.
+
+Arrays go through scikit-learn's own validators, so they are checked (shapes, dtypes,
+infinities, sparse input) and worded exactly as scikit-learn users expect; tables
+(DataFrames, Arrow) keep their column names and types (categorical strings included).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,12 @@ import numpy as np
 from bigfit.data.dataset import Dataset
 from bigfit.exceptions import InvalidParameterError
 
+_TABLE_MODULES = ("pandas", "polars", "pyarrow")
+
 
 def as_dataset(X: Any, y: Any = None, sample_weight: Any = None, *,
-               memory_limit: int | str | None = None, need_target: bool = True) -> Dataset:
+               memory_limit: int | str | None = None, need_target: bool = True,
+               classification: bool = False) -> Dataset:
     """Return ``X`` (and ``y``, ``sample_weight``) as a :class:`Dataset`.
 
     A Dataset already carries its target and weight columns, so ``y`` and
@@ -26,25 +34,48 @@ def as_dataset(X: Any, y: Any = None, sample_weight: Any = None, *,
             raise InvalidParameterError(
                 "The Dataset has no target column; open it with Dataset(..., target='<column>').")
         return X
+    from sklearn.utils.validation import check_array
+
     if need_target and y is None:
-        raise InvalidParameterError("y is required: call fit(X, y), or fit(dataset) with a target.")
+        raise InvalidParameterError(
+            "This estimator requires y to be passed, but the target y is None: call fit(X, y), "
+            "or fit(dataset) with a target column.")
+    if not _is_table(X):
+        X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+                        input_name="X")
+    n_rows = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
     if y is not None:
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise InvalidParameterError(f"y must be one-dimensional; got shape {y.shape}.")
-    if isinstance(X, np.ndarray) or isinstance(X, list | tuple):
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise InvalidParameterError(
-                f"Expected a 2-D array for X, got shape {X.shape}; reshape your data with "
-                "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample.")
-        if X.dtype.kind not in "biuf":
-            raise InvalidParameterError(f"X must be numeric; got dtype {X.dtype}.")
+        y = _check_target(y, n_rows, classification)
     if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.ndim != 1:
-            raise InvalidParameterError(
-                f"sample_weight must be one-dimensional; got shape {sample_weight.shape}.")
+        sample_weight = _check_weights(sample_weight, n_rows)
     return Dataset.from_arrays(X, y, sample_weight=sample_weight, memory_limit=memory_limit)
+
+
+def _is_table(X: Any) -> bool:
+    if isinstance(X, dict):
+        return not hasattr(X, "tocsr")  # scipy's dok_matrix is a dict too
+    return type(X).__module__.split(".")[0] in _TABLE_MODULES
+
+
+def _check_target(y: Any, n_rows: int, classification: bool) -> np.ndarray:
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    y = column_or_1d(y, warn=True)
+    if len(y) != n_rows:
+        raise InvalidParameterError(f"y has {len(y)} rows but X has {n_rows}.")
+    if classification:
+        check_classification_targets(y)
+    elif y.dtype.kind in "biuf":
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+    return y
+
+
+def _check_weights(sample_weight: Any, n_rows: int) -> np.ndarray:
+    from sklearn.utils.validation import _check_sample_weight
+
+    weights = _check_sample_weight(sample_weight, np.empty((n_rows, 0)), dtype=np.float64,
+                                   ensure_non_negative=True)
+    if not weights.any():
+        raise InvalidParameterError("Sample weights must contain at least one non-zero number.")
+    return weights

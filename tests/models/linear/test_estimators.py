@@ -153,7 +153,7 @@ def test_bad_input(binary, table) -> None:
         LogisticRegression().predict(X)
     with pytest.raises(DataError, match="use LogisticRegression"):
         SGDClassifier(loss="hinge").fit(X, y % 3 + (X[:, 0] > 1))
-    with pytest.raises(DataError, match="single class"):
+    with pytest.raises(DataError, match="only one class"):
         LogisticRegression().fit(X, np.zeros(len(y)))
     with pytest.raises(DataError, match="regression target must be numeric"):
         LinearRegression().fit(X, np.array(["a", "b"] * (len(y) // 2)))
@@ -182,7 +182,7 @@ def test_partial_fit_streams_to_the_optimum(binary) -> None:
     assert len(model.history_) == 50 and model.n_rows_seen_ == 15_000
     with pytest.raises(InvalidParameterError, match="classes must be passed on the first call"):
         SGDClassifier().partial_fit(X, y)
-    with pytest.raises(SchemaError, match=r"lacks feature column\(s\) \['x3'"):
+    with pytest.raises(SchemaError, match="X has 3 features, but SGDClassifier is expecting 8"):
         model.partial_fit(X[:, :3], y)
 
 

@@ -111,7 +111,8 @@ class LinearModel(BaseEstimator):
         self
         """
         validate_params(type(self).__name__, self.get_params(), self._constraints())
-        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
+        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit,
+                          classification=self._classifier)
         self._reset()
         events = CallbackList(callbacks)
         checkpoint = RunCheckpoint(checkpoint_dir, every_seconds=checkpoint_every, resume=resume,
@@ -148,13 +149,18 @@ class LinearModel(BaseEstimator):
         Later calls continue from the current weights and optimizer state. The solver is
         the mini-batch one named by ``solver`` (``"auto"`` and ``"lbfgs"`` mean ``"sgd"``).
         """
-        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
-        if not hasattr(self, "_online"):
+        data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit,
+                          classification=self._classifier)
+        if not hasattr(self, "_coef_full"):
             self._start_online(data, classes)
-        elif (data.numeric_features, data.categorical_features) != (
-                list(self.transformer_.feature_names_in_),
-                list(self.transformer_.categorical_features_in_)):
-            self._as_predict_data(data)  # raises, naming the missing or extra features
+        else:
+            if (data.numeric_features, data.categorical_features) != (
+                    list(self.transformer_.feature_names_in_),
+                    list(self.transformer_.categorical_features_in_)):
+                self._as_predict_data(X)  # raises, naming the missing or extra features
+            if not hasattr(self, "_online"):  # continue a model that fit() trained
+                self._online = self._online_state(self.transformer_, getattr(self, "classes_", None),
+                                                  None, self._design)
         optimizer, preparer, design, loss = self._online
         task = RoundTask(self._coef_full, self._intercept_full, optimizer, preparer, design, loss,
                          self.batch_size or DEFAULT_BATCH, self.random_state or 0,
@@ -193,16 +199,26 @@ class LinearModel(BaseEstimator):
             seed=self.random_state or 0).fit(data)
         self._adopt(data, transformer, rows=0)
         classes_, class_weight, n_outputs = self._target_setup(target)
-        preparer = BatchPreparer(transformer, classes_, class_weight)
         design = LinearDesign(transformer.n_features_in_, transformer.n_codes, n_outputs)
-        loss = self._make_loss(n_outputs)
-        solver = self._solver()
-        solver = "sgd" if solver == "lbfgs" else solver
-        optimizer = make_optimizer(self, solver, loss, steps_per_epoch=1)
-        self._online = (optimizer, preparer, design, loss)
+        self._online = self._online_state(transformer, classes_, class_weight, design)
         self.history_ = []
+        self.n_iter_ = 0
         coef, intercept = design.zeros()
         self._set_coefficients(coef, intercept, design)
+
+    def _online_state(self, transformer: FeatureTransformer, classes: np.ndarray | None,
+                      class_weight: np.ndarray | None, design: LinearDesign) -> tuple[Any, ...]:
+        """The optimizer and batch preparation that ``partial_fit`` calls share."""
+        loss = self._make_loss(design.n_outputs)
+        solver = self._solver()
+        optimizer = make_optimizer(self, "sgd" if solver == "lbfgs" else solver, loss,
+                                   steps_per_epoch=1)
+        return optimizer, BatchPreparer(transformer, classes, class_weight), design, loss
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.impute != "error"  # missing values are imputed
+        return tags
 
     def _constraints(self) -> dict[str, list[Any]]:
         return COMMON_CONSTRAINTS
@@ -302,13 +318,13 @@ class LinearModel(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_coef_full"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call fit "
-                                 "with appropriate arguments before using this estimator.")
+            from sklearn.exceptions import NotFittedError as SklearnNotFitted
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Return the raw scores of each row: shape (n,) for one output, (n, K) for K."""
-        scores = np.concatenate(list(self._score_batches(X)))
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+            class NotFitted(NotFittedError, SklearnNotFitted):
+                """Both bigfit's and scikit-learn's not-fitted error."""
+
+            raise NotFitted(f"This {type(self).__name__} instance is not fitted yet; call fit "
+                            "with appropriate arguments before using this estimator.")
 
     def _scorer(self) -> Scorer:
         self._check_fitted()
@@ -409,6 +425,36 @@ class LinearModel(BaseEstimator):
 
         self._check_fitted()
         save(self, path, storage_options=storage_options)
+
+    def to_onnx(self, *, opset: int | None = None) -> onnx.ModelProto:  # noqa: F821
+        """Return the fitted model as an ONNX model (needs ``pip install 'bigfit[onnx]'``).
+
+        The graph takes one input ``X``: float32 of shape (N, n_numeric), the columns of
+        ``input_columns_["numeric"]`` in that order, NaN for missing. It imputes and
+        standardises them as bigfit does and outputs ``label`` and ``probabilities``
+        (classifiers) or ``variable`` of shape (N, 1) (regressors). Numeric features only,
+        for now: a model that reads categorical or datetime columns is refused.
+
+        Parameters
+        ----------
+        opset : int, optional
+            Opset of the default ONNX domain, from 13; 17 when not given.
+
+        Returns
+        -------
+        onnx.ModelProto
+            Checked with ``onnx.checker``; write it with ``onnx.save_model(proto, path)``.
+
+        Raises
+        ------
+        MissingDependencyError
+            onnx is not installed.
+        InvalidParameterError
+            The model reads categorical or datetime columns, or has ``loss="hinge"``.
+        """
+        from bigfit.models.linear._onnx import to_onnx
+
+        return to_onnx(self, opset=opset)
 
     def _get_model_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         self._check_fitted()

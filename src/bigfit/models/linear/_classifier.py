@@ -22,7 +22,7 @@ class LinearClassifier(ClassifierMixin, LinearModel):
     def _target_setup(self, target: TargetSummary) -> tuple[np.ndarray, np.ndarray | None, int]:
         classes = target.classes()
         if len(classes) < 2:
-            raise DataError(f"The target has a single class ({classes.tolist()}); a classifier "
+            raise DataError(f"The target has only one class ({classes.tolist()}); a classifier "
                             "needs at least two. Check the target column or the data's filter.")
         self.classes_ = classes
         if len(classes) > 2 and not self._supports_multiclass():
@@ -38,6 +38,11 @@ class LinearClassifier(ClassifierMixin, LinearModel):
 
     def _make_loss(self, n_outputs: int) -> Loss:
         return get_loss("multinomial") if n_outputs > 1 else get_loss(self._binary_loss)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Return the raw scores of each row: shape (n,) for one output, (n, K) for K."""
+        scores = np.concatenate(list(self._score_batches(X)))
+        return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return class probabilities, shape (n_samples, n_classes), in ``classes_`` order."""

@@ -31,6 +31,13 @@ from bigfit.models.linear._optimizers import SGD, AdaGrad, Adam, train_batch
 from bigfit.models.linear._prepare import BatchPreparer
 
 DEFAULT_BATCH = 1_024
+
+
+def batch_size_for(rows: int | None) -> int:
+    """Default rows per mini-batch step: 1024, or fewer so small data still takes 32 steps."""
+    if rows is None:
+        return DEFAULT_BATCH
+    return int(min(DEFAULT_BATCH, max(8, rows // 32)))
 DIVERGED = 1e6  # a mini-batch loss this many times the first one means the steps diverge
 
 
@@ -139,7 +146,7 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
 
     coef, intercept = design.zeros()
     seed = model.random_state or 0
-    size = model.batch_size or DEFAULT_BATCH
+    size = model.batch_size or batch_size_for(model.n_rows_seen_)
     optimizer = make_optimizer(model, solver, loss, max(1, -(-model.n_rows_seen_ // size)))
     result = MinibatchResult(coef, intercept, 0)
     best, stale, start = np.inf, 0, 0

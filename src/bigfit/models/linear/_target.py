@@ -30,6 +30,9 @@ class TargetSummary:
         self.weight += float(w.sum())
         missing = _missing(y)
         self.missing += int(missing.sum())
+        if self.classification and y.dtype.kind == "f" and not np.equal(np.mod(y[~missing], 1), 0).all():
+            raise DataError("Unknown label type: continuous. A classifier needs class labels; "
+                            "use a regressor (LinearRegression, SGDRegressor) for a continuous target.")
         if not self.classification:
             if y.dtype.kind not in "biuf":
                 raise DataError(f"A regression target must be numeric; got values like {y[:3].tolist()}. "

@@ -75,7 +75,7 @@ class SGDRegressor(LinearRegressor):
     _default_solver = "sgd"
 
     def __init__(self, *, loss: str = "squared_error", epsilon: float = 0.1, alpha: float = 1e-4,
-                 l1_ratio: float = 0.0, solver: str = "auto", max_iter: int = 20,
+                 l1_ratio: float = 0.0, solver: str = "auto", max_iter: int = 1000,
                  tol: float = 1e-3, batch_size: int | None = None, learning_rate: str = "invscaling",
                  eta0: float = 0.01, early_stopping: bool = False, validation_fraction: float = 0.1,
                  n_iter_no_change: int = 5, standardize: bool = True, categorical: str = "onehot",

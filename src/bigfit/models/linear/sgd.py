@@ -21,7 +21,7 @@ class SGDClassifier(LinearClassifier):
     _default_solver = "sgd"
 
     def __init__(self, *, loss: str = "log_loss", alpha: float = 1e-4, l1_ratio: float = 0.0,
-                 solver: str = "auto", max_iter: int = 20, tol: float = 1e-3,
+                 solver: str = "auto", max_iter: int = 1000, tol: float = 1e-3,
                  batch_size: int | None = None, learning_rate: str = "optimal", eta0: float = 0.01,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  n_iter_no_change: int = 5, class_weight: Any = None, standardize: bool = True,
