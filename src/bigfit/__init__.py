@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from bigfit.data.transforms import FeatureTransformer
     from bigfit.engine import Engine, get_engine
     from bigfit.models.linear import (
-        LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor,
+        LinearRegression,
+        LogisticRegression,
+        SGDClassifier,
+        SGDRegressor,
     )
     from bigfit.models.registry import load
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 from bigfit.exceptions import InvalidParameterError
@@ -26,7 +27,7 @@ _UNITS = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 _DEFAULTS: dict[str, Any] = {"memory_limit": None}
-_overrides: ContextVar[dict[str, Any]] = ContextVar("bigfit_config", default={})
+_overrides: ContextVar[Mapping[str, Any]] = ContextVar("bigfit_config", default=MappingProxyType({}))
 
 
 def parse_size(value: int | float | str) -> int:

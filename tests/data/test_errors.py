@@ -9,8 +9,13 @@ import pytest
 
 from bigfit import Dataset
 from bigfit.exceptions import (
-    CorruptFileError, DataNotFoundError, EmptyDatasetError, MissingDependencyError, ParseError,
-    SchemaError, UnknownFormatError,
+    CorruptFileError,
+    DataNotFoundError,
+    EmptyDatasetError,
+    MissingDependencyError,
+    ParseError,
+    SchemaError,
+    UnknownFormatError,
 )
 
 

@@ -45,7 +45,7 @@ def inspect_command(
         _print_summary(summary, data)
 
 
-def ScanProgressFor(dataset, *, quiet: bool):  # noqa: N802 - reads as a context manager
+def ScanProgressFor(dataset, *, quiet: bool):
     """A progress bar over ``dataset``'s bytes (disabled with ``quiet``)."""
     import contextlib
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from bigfit.cli import _console
 from bigfit.cli._options import parse_count
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Kinds of synthetic data (see :func:`bigfit.data.synthetic.make_dataset`)."""
 
     classification = "classification"
@@ -22,7 +22,7 @@ class Kind(str, Enum):
     blobs = "blobs"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """File formats the generator writes."""
 
     parquet = "parquet"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,7 +12,7 @@ from bigfit.cli import _console
 from bigfit.cli._options import DEFAULT_ENGINE, EngineOption, MemoryLimitOption, settings
 
 
-class ModelKind(str, Enum):
+class ModelKind(StrEnum):
     """The estimators the command line trains."""
 
     logistic = "logistic"

@@ -20,7 +20,7 @@ from bigfit.data.batch import Batch
 from bigfit.data.budget import Budget, plan_budget
 from bigfit.data.cache import cached_reader
 from bigfit.data.discovery import FoundFile, find_files
-from bigfit.data.formats import Format, FileScan, MemoryFormat, format_for
+from bigfit.data.formats import FileScan, Format, MemoryFormat, format_for
 from bigfit.data.formats.memory import UNIT_ROWS
 from bigfit.data.formats.text import TextFormat
 from bigfit.data.holdout import Holdout
@@ -82,7 +82,7 @@ class Dataset:
         features: Sequence[str] | None = None,
         weight: str | None = None,
         categorical: Sequence[str] = (),
-        format: str | None = None,  # noqa: A002 - the name users know from pandas and Spark
+        format: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         memory_limit: int | str | None = None,
         **read_options: Any,
@@ -294,7 +294,8 @@ class Dataset:
                 f"The 'validation' parameter of Dataset.split must be a float in the range (0, 1). "
                 f"Got {validation!r} instead.")
         if key is not None and key not in self.columns:
-            raise SchemaError(f"The split key column {key!r} is not in the dataset; columns are {self.columns}.")
+            raise SchemaError(f"The split key column {key!r} is not in the dataset; "
+                              f"columns are {self.columns}.")
         if self._reader.holdout is not None:
             raise InvalidParameterError("This dataset is already one side of a split.")
         sides = []
@@ -488,7 +489,8 @@ def _with_partitions(schema: pa.Schema, found: list[FoundFile]) -> pa.Schema:
         if key in schema.names:
             continue
         numeric = all(_is_int(v) for v in seen)
-        schema = schema.append(pa.field(key, pa.int64() if numeric else pa.dictionary(pa.int32(), pa.string())))
+        type_ = pa.int64() if numeric else pa.dictionary(pa.int32(), pa.string())
+        schema = schema.append(pa.field(key, type_))
     return schema
 
 

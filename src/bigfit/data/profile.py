@@ -215,7 +215,8 @@ def _summarise(dataset: Dataset, columns: _Columns, total: ShardProfile, seconds
                                         role_name.get(name, "categorical"),
                                         int(total.categorical_nulls[j]),
                                         distinct=round(total.distinct[j].estimate()))
-    ordered = [summaries.get(name) or ColumnSummary(name, _type_name(dataset.schema.field(name).type), "ignored")
+    ordered = [summaries.get(name)
+               or ColumnSummary(name, _type_name(dataset.schema.field(name).type), "ignored")
                for name in dataset.columns]
     balance = None
     if total.target is not None and not total.target.approximate and len(total.target) <= CLASS_LIMIT:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
 
 from bigfit.data.batch import Batch
 from bigfit.data.pieces import Piece, Unit
@@ -80,7 +80,7 @@ def plan_shards(files: Sequence[FileUnits], n: int, *, by_bytes: bool) -> list[l
     n = max(1, min(n, len(flat)))
     cuts = _cut_points(weights, n)
     bounds = [0, *cuts, len(flat)]
-    groups = [flat[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    groups = [flat[a:b] for a, b in pairwise(bounds) if b > a]
     return [_merge(group, split_text=by_bytes) for group in groups]
 
 

@@ -37,7 +37,10 @@ from numpy.lib import format as npy
 
 from bigfit._version import __version__
 from bigfit.exceptions import (
-    DataNotFoundError, FormatVersionError, InvalidParameterError, ModelFileError,
+    DataNotFoundError,
+    FormatVersionError,
+    InvalidParameterError,
+    ModelFileError,
 )
 from bigfit.io.atomic import atomic_write
 from bigfit.io.filesystems import fsspec_filesystem, is_url, split_scheme

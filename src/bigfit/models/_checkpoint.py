@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bigfit.io.checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
@@ -46,8 +46,13 @@ class RunCheckpoint:
             loaded = load_checkpoint(directory, fingerprint=self.fingerprint)
             self.state = loaded[0] if loaded is not None else None
 
-    def maybe_save(self, build: Callable[[], dict[str, Any]]) -> None:
-        """Save ``build()`` when a checkpoint is due (``build`` is only called then)."""
+    @property
+    def due(self) -> bool:
+        """Whether a checkpoint should be written now (never without a directory)."""
+        return self.writer is not None and self.writer.due
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Write ``state`` now, replacing the previous checkpoint atomically."""
         if self.writer is not None:
-            self.writer.maybe_save(lambda: (build(), {}))
+            self.writer.save(state)
 

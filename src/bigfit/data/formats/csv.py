@@ -11,7 +11,11 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 from bigfit.data.formats.text import (
-    DEFAULT_BLOCK_BYTES, TextFormat, count_lines, first_line, promote_integers,
+    DEFAULT_BLOCK_BYTES,
+    TextFormat,
+    count_lines,
+    first_line,
+    promote_integers,
 )
 from bigfit.data.pieces import Piece
 from bigfit.exceptions import EmptyDatasetError, ParseError

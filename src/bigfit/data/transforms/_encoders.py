@@ -7,6 +7,7 @@ column.  Both encoders keep the last index of each block for a missing value (ha
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,7 @@ class VocabularyEncoder:
         bounds = np.concatenate([[0], np.cumsum(state["sizes"])]).astype(int).tolist()
         vocabulary = np.asarray(state["vocabulary"], dtype=np.uint64)
         labels = list(state["labels"])
-        pairs = zip(bounds[:-1], bounds[1:], strict=True)
+        pairs = itertools.pairwise(bounds)
         vocabularies, label_lists = [], []
         for start, stop in pairs:
             vocabularies.append(vocabulary[start:stop].copy())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -111,7 +111,7 @@ class FeatureTransformer:
     ['x0', 'c0=#0000000000000007', 'c0=<other>', 'c0=<missing>']
     """
 
-    _parameter_constraints: dict[str, list[Interval | Options | InstanceOf]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Interval | Options | InstanceOf]]] = {
         "standardize": [InstanceOf(bool)],
         "impute": [Options(frozenset({"mean", "constant", "error"}))],
         "fill_value": [Interval(float, None, None)],

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -32,16 +32,26 @@ from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign
+from bigfit.models.linear._lbfgs import OptimizerState, minimize
 from bigfit.models.linear._loss import Loss
 from bigfit.models.linear._minibatch import (
-    DEFAULT_BATCH, RoundTask, fit_minibatch, make_optimizer, take_steps,
+    DEFAULT_BATCH,
+    RoundTask,
+    fit_minibatch,
+    make_optimizer,
+    take_steps,
 )
 from bigfit.models.linear._objective import Objective
-from bigfit.models.linear._lbfgs import OptimizerState, minimize
 from bigfit.models.linear._prepare import (
-    BatchPreparer, FirstPassPlan, first_pass_shard, merge_first_pass,
+    BatchPreparer,
+    FirstPassPlan,
+    first_pass_shard,
+    merge_first_pass,
 )
 from bigfit.models.linear._target import TargetSummary
+
+if TYPE_CHECKING:
+    import onnx
 
 SOLVERS = ("lbfgs", "sgd", "adagrad", "adam", "ftrl")
 
@@ -288,8 +298,8 @@ class LinearModel(BaseEstimator):
                     "seconds": seconds,
                     "rows_per_second": self.n_rows_seen_ * objective.n_evaluations / max(seconds, 1e-9)}
             history.append(logs)
-            checkpoint.maybe_save(lambda: {"solver": "lbfgs", "optimizer": state.to_dict(),
-                                           "history": history})
+            if checkpoint.due:
+                checkpoint.save({"solver": "lbfgs", "optimizer": state.to_dict(), "history": history})
             events.on_epoch_end(state.n_iter, logs)
 
         result = minimize(objective, np.zeros(design.n_params), l1=objective.l1,
@@ -426,7 +436,7 @@ class LinearModel(BaseEstimator):
         self._check_fitted()
         save(self, path, storage_options=storage_options)
 
-    def to_onnx(self, *, opset: int | None = None) -> onnx.ModelProto:  # noqa: F821
+    def to_onnx(self, *, opset: int | None = None) -> onnx.ModelProto:
         """Return the fitted model as an ONNX model (needs ``pip install 'bigfit[onnx]'``).
 
         The graph takes one input ``X``: float32 of shape (N, n_numeric), the columns of

@@ -187,10 +187,10 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
             best, stale = monitored, 0
         else:
             stale += 1
-        checkpoint.maybe_save(lambda: {
-            "solver": solver, "epoch": epoch + 1, "coef": coef, "intercept": intercept,
-            "optimizer": optimizer.state_dict(), "history": result.history, "best": float(best),
-            "stale": stale})
+        if checkpoint.due:
+            checkpoint.save({"solver": solver, "epoch": epoch + 1, "coef": coef,
+                             "intercept": intercept, "optimizer": optimizer.state_dict(),
+                             "history": result.history, "best": float(best), "stale": stale})
         events.on_epoch_end(epoch + 1, logs)
         if stale >= model.n_iter_no_change:
             if solver == "sgd" and model.learning_rate == "adaptive" and \
