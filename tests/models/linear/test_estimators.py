@@ -221,3 +221,11 @@ def test_resume_equals_uninterrupted(binary, tmp_path, make) -> None:
     from bigfit.exceptions import CheckpointMismatchError
     with pytest.raises(CheckpointMismatchError):
         make().fit(X[:100], y[:100], checkpoint_dir=str(tmp_path), resume=True)
+
+
+def test_auto_solver_follows_data_size_and_cache(binary_parquet) -> None:
+    roomy = LogisticRegression(max_iter=3).fit(Dataset(binary_parquet, target="y", memory_limit="8GB"))
+    tight = LogisticRegression(max_iter=3).fit(Dataset(binary_parquet, target="y", memory_limit="64kB"))
+    uncached = LogisticRegression(max_iter=3, cache=False).fit(Dataset(binary_parquet, target="y"))
+    assert (roomy.solver_, tight.solver_, uncached.solver_) == ("lbfgs", "adam", "adam")
+    assert SGDClassifier(max_iter=2).fit(Dataset(binary_parquet, target="y")).solver_ == "sgd"

@@ -134,7 +134,7 @@ class LinearModel(BaseEstimator):
                 train, valid = train.cache(), valid.cache() if valid is not None else None
             shards = _enough_shards(train, engine)
             preparer, design, loss = self._first_pass(train, shards, engine)
-            solver = self._solver()
+            solver = self.solver_ = self._solver(train)
             events.on_fit_start({"estimator": type(self).__name__, "solver": solver,
                                  "rows": self.n_rows_seen_, "max_iter": self.max_iter})
             valid_shards = _enough_shards(valid, engine) if valid is not None else None
@@ -238,8 +238,20 @@ class LinearModel(BaseEstimator):
             if name.endswith("_") and not name.startswith("_"):
                 delattr(self, name)
 
-    def _solver(self) -> str:
-        return self._default_solver if self.solver == "auto" else self.solver
+    def _solver(self, train: Dataset | None = None) -> str:
+        """The solver to use; ``"auto"`` picks from the data's size and the cache.
+
+        L-BFGS needs a pass per iteration, so it is chosen when the decoded training data
+        is in memory or fits the in-RAM cache (each pass then runs at memory speed);
+        otherwise Adam, which needs few passes over data read from disk.
+        """
+        if self.solver != "auto":
+            return self.solver
+        if self._default_solver != "lbfgs" or train is None or train.format == "memory":
+            return self._default_solver
+        rows = train.num_rows if train.num_rows is not None else train.nbytes // 64
+        decoded = rows * (4 * len(train.numeric_features) + 8 * len(train.categorical_features) + 24)
+        return "lbfgs" if self.cache and train.budget.cache_fits_in_memory(decoded) else "adam"
 
     def _holdout(self, data: Dataset) -> tuple[Dataset, Dataset | None]:
         if not self.early_stopping:
