@@ -294,20 +294,31 @@ class FeatureTransformer:
 
     # -- transforming ----------------------------------------------------------------
 
-    def transform(self, batch: Batch, *, copy: bool = False) -> Batch:
+    def transform(self, batch: Batch, *, copy: bool = False, scale: bool = True) -> Batch:
         """Return ``batch`` with ``X`` imputed and standardised and ``codes`` filled.
 
         ``X`` is changed in place when the batch owns a writable float32 array (the
         input batch must then not be used again); otherwise, or with ``copy=True``, the
         result is a new array.  ``codes`` is None when there are no categorical columns.
+        With ``scale=False`` the numeric columns are only imputed (and ``X`` is returned as
+        read when it has no missing value): for models that fold ``mean_`` and ``scale_``
+        into their coefficients instead of scaling every batch.
         """
         self._check_fitted()
         check_layout(batch, self.feature_names_in_, self.categorical_features_in_)
-        X = self._transform_numeric(batch.X, copy)
+        X = self._transform_numeric(batch.X, copy) if scale else self._impute_only(batch.X)
         codes = None
         if self.categorical_features_in_:
             codes = self.encoder_.encode(categorical_hashes(batch))
         return batch.replace(X=X, codes=codes)
+
+    def _impute_only(self, X: np.ndarray) -> np.ndarray:
+        missing = np.isnan(X)
+        if not missing.any():
+            return X
+        if self.impute == "error":
+            refuse_missing(missing.sum(axis=0), self.feature_names_in_, "in this batch")
+        return np.where(missing, self.fill_values_.astype(np.float32), X)
 
     def _transform_numeric(self, X: np.ndarray, copy: bool) -> np.ndarray:
         missing: np.ndarray | None = np.isnan(X)

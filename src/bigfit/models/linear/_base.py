@@ -31,7 +31,7 @@ from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, 
 from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
-from bigfit.models.linear._design import LinearDesign
+from bigfit.models.linear._design import LinearDesign, StandardizedDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize
 from bigfit.models.linear._loss import Loss
 from bigfit.models.linear._minibatch import (
@@ -146,7 +146,7 @@ class LinearModel(BaseEstimator):
                                        loss, events, checkpoint)
                 coef, intercept = result.coef, result.intercept
                 self.n_iter_, self.history_ = result.n_iter, result.history
-        self._set_coefficients(coef, intercept, design)
+        self._set_coefficients(coef, intercept, self._design)
         events.on_fit_end({"n_iter": self.n_iter_, **(self.history_[-1] if self.history_ else {})})
         return self
 
@@ -271,9 +271,14 @@ class LinearModel(BaseEstimator):
         transformer.fit_from_stats(stats, train.numeric_features, train.categorical_features)
         self._adopt(train, transformer, rows=target.rows)
         classes, class_weight, n_outputs = self._target_setup(target)
-        preparer = BatchPreparer(transformer, classes, class_weight)
         design = LinearDesign(transformer.n_features_in_, transformer.n_codes, n_outputs)
-        return preparer, design, self._make_loss(n_outputs)
+        self._design = design
+        if not self.standardize:
+            return BatchPreparer(transformer, classes, class_weight), design, self._make_loss(n_outputs)
+        # Training passes fold the scaling into the coefficients instead of scaling each batch.
+        folded = StandardizedDesign(design, transformer.mean_, transformer.scale_)
+        return (BatchPreparer(transformer, classes, class_weight, scale=False), folded,
+                self._make_loss(n_outputs))
 
     def _adopt(self, train: Dataset, transformer: FeatureTransformer, *, rows: int) -> None:
         """Record the fitted transform and the columns the model reads."""

@@ -207,3 +207,76 @@ def _flat_codes(codes: np.ndarray | None) -> tuple[np.ndarray, int]:
     if codes is None:
         return np.zeros(0, dtype=np.intp), 0
     return codes.reshape(-1), codes.shape[1]
+
+
+@dataclass(frozen=True)
+class StandardizedDesign:
+    """A :class:`LinearDesign` over standardised numeric features, computed from raw ones.
+
+    ``((x - mean) / scale) @ c + b == x @ (c / scale) + (b - (mean / scale) @ c)``, so scores
+    and gradients with respect to the standardised coefficients come from ``X`` as read:
+    no batch is scaled (or copied) on every pass. Same interface as :class:`LinearDesign`.
+    """
+
+    base: LinearDesign
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def n_numeric(self) -> int:
+        return self.base.n_numeric
+
+    @property
+    def n_codes(self) -> int:
+        return self.base.n_codes
+
+    @property
+    def n_outputs(self) -> int:
+        return self.base.n_outputs
+
+    @property
+    def n_features(self) -> int:
+        return self.base.n_features
+
+    @property
+    def n_params(self) -> int:
+        return self.base.n_params
+
+    def zeros(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.zeros()
+
+    def pack(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        return self.base.pack(coef, intercept)
+
+    def unpack(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.unpack(params)
+
+    def penalty_mask(self) -> np.ndarray:
+        return self.base.penalty_mask()
+
+    def scores(self, coef: np.ndarray, intercept: np.ndarray, X: np.ndarray,
+               codes: np.ndarray | None) -> np.ndarray:
+        """Scores of raw ``X`` under standardised coefficients."""
+        d = self.base.n_numeric
+        raw = coef.copy()
+        raw[:d] = coef[:d] / self.scale[:, None]
+        return self.base.scores(raw, intercept - self.mean @ raw[:d], X, codes)
+
+    def gradient(self, X: np.ndarray, codes: np.ndarray | None,
+                 dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient with respect to the standardised coefficients, from raw ``X``."""
+        grad, grad_intercept = self.base.gradient(X, codes, dz)
+        self._standardise(grad, grad_intercept)
+        return grad, grad_intercept
+
+    def sparse_gradient(self, X: np.ndarray, codes: np.ndarray | None,
+                        dz: np.ndarray) -> SparseGradient:
+        """:meth:`LinearDesign.sparse_gradient` with respect to the standardised coefficients."""
+        grad = self.base.sparse_gradient(X, codes, dz)
+        self._standardise(grad.dense, grad.intercept)
+        return grad
+
+    def _standardise(self, dense: np.ndarray, intercept_grad: np.ndarray) -> None:
+        d = self.base.n_numeric
+        dense[:d] -= np.outer(self.mean, intercept_grad)
+        dense[:d] /= self.scale[:, None]

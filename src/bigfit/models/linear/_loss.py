@@ -48,9 +48,10 @@ class Loss(abc.ABC):
         loss, grad = self._loss_grad(z, target)
         if w is None:
             return float(loss.sum()), grad
-        weights = np.asarray(w, dtype=np.float64).reshape(-1, *([1] * (z.ndim - 1)))
-        grad *= weights
-        return float(np.dot(loss.reshape(len(weights), -1).sum(axis=1), weights.ravel())), grad
+        weights = np.asarray(w, dtype=np.float64)
+        grad *= weights if grad.ndim == 1 else weights[:, None]
+        per_row = loss if loss.ndim == 1 else loss.sum(axis=1)  # a length-1 axis sums slowly
+        return float(np.dot(per_row, weights)), grad
 
     def _target(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)

@@ -63,6 +63,7 @@ class BatchPreparer:
     transformer: FeatureTransformer
     classes: np.ndarray | None = None
     class_weight: np.ndarray | None = None
+    scale: bool = True  # False: leave the scaling to a StandardizedDesign
 
     def __call__(self, batch: Batch, *, with_target: bool = True) -> Batch:
         """Transform one raw batch; rows with a missing target are dropped."""
@@ -70,7 +71,7 @@ class BatchPreparer:
             keep = _has_target(batch.y)
             if not keep.all():
                 batch = batch.take(keep)
-        batch = self.transformer.transform(batch)
+        batch = self.transformer.transform(batch, scale=self.scale)
         w = np.ones(len(batch), dtype=np.float64) if batch.w is None else batch.w.astype(np.float64)
         y = None
         if with_target and batch.y is not None:
