@@ -127,7 +127,7 @@ class LinearModel(BaseEstimator):
         events = CallbackList(callbacks)
         checkpoint = RunCheckpoint(checkpoint_dir, every_seconds=checkpoint_every, resume=resume,
                                    estimator=type(self).__name__, params=self.get_params(),
-                                   data_fingerprint=data.fingerprint())
+                                   data_fingerprint=data.fingerprint() if checkpoint_dir else "")
         with _engine(self.engine) as engine:
             train, valid = self._holdout(data)
             if self.cache:
