@@ -107,15 +107,21 @@ def run_round(shards: Sequence[Any], task: RoundTask) -> RoundResult:
 
 
 def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, intercept: np.ndarray,
-           optimizer: Any, rng: np.random.Generator) -> tuple[int, float, float]:
-    """Take a step per mini-batch of ``batches``; return rows, loss sum and weight sum."""
+           optimizer: Any, rng: np.random.Generator | None) -> tuple[int, float, float]:
+    """Take a step per mini-batch of ``batches``; return rows, loss sum and weight sum.
+
+    With ``rng``, each batch's rows are permuted before it is cut into steps; without, the
+    steps are contiguous slices (views, no copy), for streams that are already shuffled.
+    """
     rows, loss_sum, weight_sum = 0, 0.0, 0.0
     first: float | None = None
     for raw in batches:
         prepared = task.preparer(raw)
-        order = rng.permutation(len(prepared))
+        order = rng.permutation(len(prepared)) if rng is not None else None
         for start in range(0, len(prepared), task.batch_size):
-            part = prepared.take(order[start:start + task.batch_size])
+            rows_of_step = slice(start, start + task.batch_size) if order is None \
+                else order[start:start + task.batch_size]
+            part = prepared.take(rows_of_step)
             weight = float(part.w.sum())
             if weight <= 0:
                 continue
@@ -162,9 +168,8 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
         started = time.perf_counter()
         task = RoundTask(coef, intercept, optimizer, preparer, design, loss, size, seed, epoch)
         if engine.workers == 1:
-            stream = train.batches(shuffle=True, seed=seed, epoch=epoch)
-            rows, loss_sum, weight_sum = take_steps(stream, task, coef, intercept, optimizer,
-                                                np.random.default_rng([seed, epoch]))
+            stream = train.batches(shuffle=True, seed=seed, epoch=epoch)  # shuffled already
+            rows, loss_sum, weight_sum = take_steps(stream, task, coef, intercept, optimizer, None)
         else:
             rng = np.random.default_rng([seed, epoch])
             order = rng.permutation(len(shards))
