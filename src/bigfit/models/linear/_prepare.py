@@ -30,7 +30,7 @@ def first_pass_shard(shard: Any, plan: FirstPassPlan) -> tuple[FitStats, TargetS
     """Engine task: transform statistics and target summary of one shard."""
     stats = FitStats(plan.transform)
     target = TargetSummary(plan.classification)
-    for batch in shard.batches(plan.transform.batch_size):
+    for batch in shard.batches(plan.transform.batch_size, prefetch=2):  # decode ahead
         stats.update(batch)
         target.update(batch.y, batch.w)
     return stats, target
