@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from bigfit._params import InstanceOf, Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.data.transforms._checks import (
     check_layout,
@@ -28,7 +29,6 @@ from bigfit.data.transforms._fit_stats import (
     collect_shard,
     merge_stats,
 )
-from bigfit.data.transforms._params import InstanceOf, Interval, Options, validate_params
 from bigfit.data.transforms._scaling import ColumnScaler
 from bigfit.exceptions import (
     DataError,

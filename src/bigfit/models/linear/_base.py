@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from bigfit._params import InstanceOf, Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
 from bigfit.data.transforms import FeatureTransformer
-from bigfit.data.transforms._params import InstanceOf, Interval, Options, validate_params
 from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
 from bigfit.models._checkpoint import RunCheckpoint

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bigfit.data.transforms._params import Interval, validate_params
+from bigfit._params import Interval, validate_params
 from bigfit.models.linear._design import SparseGradient
 from bigfit.models.linear._optimizers import Optimizer
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bigfit.data.transforms._params import Interval, validate_params
+from bigfit._params import Interval, validate_params
 
 Fun = Callable[[np.ndarray], tuple[float, np.ndarray]]
 

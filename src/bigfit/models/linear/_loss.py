@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bigfit.data.transforms._params import Interval, validate_params
+from bigfit._params import Interval, validate_params
 from bigfit.exceptions import InvalidParameterError
 
 

@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bigfit._params import Interval, Options, validate_params
 from bigfit.data.batch import Batch
-from bigfit.data.transforms._params import Interval, Options, validate_params
 from bigfit.exceptions import InvalidParameterError
 from bigfit.models.linear._design import LinearDesign, SparseGradient
 from bigfit.models.linear._loss import Loss
