@@ -13,7 +13,6 @@ A subclass only says which loss it minimises and how it reads predictions; ``fit
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from bigfit.data.transforms import FeatureTransformer
 from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
 from bigfit.models._checkpoint import RunCheckpoint
+from bigfit.models._engine import running_engine, shards_for
 from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign, StandardizedDesign
@@ -128,16 +128,16 @@ class LinearModel(BaseEstimator):
         checkpoint = RunCheckpoint(checkpoint_dir, every_seconds=checkpoint_every, resume=resume,
                                    estimator=type(self).__name__, params=self.get_params(),
                                    data_fingerprint=data.fingerprint() if checkpoint_dir else "")
-        with _engine(self.engine) as engine:
+        with running_engine(self.engine) as engine:
             train, valid = self._holdout(data)
             if self.cache:
                 train, valid = train.cache(), valid.cache() if valid is not None else None
-            shards = _enough_shards(train, engine)
+            shards = shards_for(train, engine)
             preparer, design, loss = self._first_pass(train, shards, engine)
             solver = self.solver_ = self._solver(train)
             events.on_fit_start({"estimator": type(self).__name__, "solver": solver,
                                  "rows": self.n_rows_seen_, "max_iter": self.max_iter})
-            valid_shards = _enough_shards(valid, engine) if valid is not None else None
+            valid_shards = shards_for(valid, engine) if valid is not None else None
             if solver == "lbfgs":
                 coef, intercept = self._fit_lbfgs(shards, valid_shards, engine, preparer, design,
                                                   loss, events, checkpoint)
@@ -412,8 +412,8 @@ class LinearModel(BaseEstimator):
         view = features.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
                                target=data.target, weight=data.weight)
         task = EvaluationTask(scorer, self._make_loss(self._design.n_outputs))
-        with _engine(engine if engine is not None else self.engine) as runner:
-            total = runner.map_reduce(evaluate_shard, _enough_shards(view, runner), _merge_metrics,
+        with running_engine(engine if engine is not None else self.engine) as runner:
+            total = runner.map_reduce(evaluate_shard, shards_for(view, runner), _merge_metrics,
                                       task)
         result = total.result()
         if "classes" in result:
@@ -574,26 +574,6 @@ def mean_loss(shards: Sequence[Any], engine: Engine, preparer: BatchPreparer, de
                           engine=engine if engine.workers > 1 else None)
     total = objective.sums(coef, intercept, with_gradient=False)
     return total.loss_sum / total.weight_sum
-
-
-@contextlib.contextmanager
-def _engine(spec: Any) -> Iterator[Engine]:
-    """The engine named by ``spec``; closed afterwards only when built here."""
-    from bigfit.engine import get_engine
-
-    engine = get_engine(spec)
-    try:
-        yield engine
-    finally:
-        if engine is not spec:
-            engine.close()
-
-
-def _enough_shards(data: Dataset, engine: Engine) -> list[Any]:
-    shards = data.shards()
-    if len(shards) < 2 * engine.workers and engine.workers > 1:
-        shards = data.shards(2 * engine.workers)
-    return shards
 
 
 def _is_plain_array(X: Any) -> bool:
