@@ -3,9 +3,6 @@
 Adding a command is one line at the bottom of this module::
 
     app.command("inspect")(inspect_command)
-app.command("train")(train_command)
-app.command("evaluate")(evaluate_command)
-app.command("predict")(predict_command)
 
 Errors derived from :class:`~bigfit.exceptions.BigfitError` and usage errors (a bad
 option value, an unknown command) print as one red ``error: ...`` line with exit code
@@ -23,6 +20,7 @@ from typer.core import TyperGroup
 
 from bigfit._version import __version__
 from bigfit.cli._console import print_error
+from bigfit.cli.engines import engines_command
 from bigfit.cli.evaluate import evaluate_command
 from bigfit.cli.inspect import inspect_command
 from bigfit.cli.make_data import make_data
@@ -111,3 +109,4 @@ app.command("inspect")(inspect_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("predict")(predict_command)
+app.command("engines")(engines_command)
