@@ -45,6 +45,13 @@ def test_train_evaluate_predict(sample: Path, tmp_path: Path) -> None:
     assert table.column_names == ["c0", "prediction", "proba_0", "proba_1"] and table.num_rows == 20_000
     np.testing.assert_allclose(table.column("proba_0").to_numpy() + table.column("proba_1").to_numpy(), 1.0)
 
+    parts = tmp_path / "parts"
+    result = runner.invoke(app, ["predict", str(model), str(sample), "--out", str(parts), "--id", "c0",
+                                 "--engine", "local[2]"])
+    assert result.exit_code == 0, result.output
+    in_parallel = pq.read_table(parts)
+    assert in_parallel.sort_by("c0").equals(table.sort_by("c0"))
+
 
 def test_train_regression_with_sgd(sample: Path, tmp_path: Path) -> None:
     model = tmp_path / "reg.bigfit"

@@ -86,3 +86,19 @@ def test_glob_and_missing_key_on_s3(endpoint: str, s3_table: pa.Table) -> None:
     from bigfit.exceptions import DataNotFoundError
     with pytest.raises(DataNotFoundError, match="missing"):
         Dataset(f"s3://{BUCKET}/missing/", storage_options=options(endpoint))
+
+
+def test_workers_write_predictions_to_s3(endpoint: str, s3_table: pa.Table) -> None:
+    from bigfit import LogisticRegression
+    from bigfit.exceptions import InvalidParameterError
+    from bigfit.models._predict import write_predictions
+
+    data = Dataset(f"s3://{BUCKET}/parquet/", storage_options=options(endpoint))
+    model = LogisticRegression(max_iter=5).fit(Dataset(s3_table.select(["a", "b", "y"]), target="y"))
+    out = f"s3://{BUCKET}/predictions"
+    rows = write_predictions(model, data, out, engine="local[2]", storage_options=options(endpoint))
+    assert rows == s3_table.num_rows
+    written = Dataset(out + "/", storage_options=options(endpoint))
+    assert written.num_rows == rows and len(written.files) >= 4
+    with pytest.raises(InvalidParameterError, match="already exists"):
+        write_predictions(model, data, out, engine="local[2]", storage_options=options(endpoint))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bigfit.cli import _console
-from bigfit.cli._options import MemoryLimitOption, settings
+from bigfit.cli._options import DEFAULT_ENGINE, EngineOption, MemoryLimitOption, settings
 
 
 def predict_command(
@@ -19,29 +19,19 @@ def predict_command(
     id_columns: Annotated[list[str] | None, typer.Option(
         "--id", help="A column to copy next to the predictions (repeatable).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+    engine: EngineOption = DEFAULT_ENGINE,
     memory_limit: MemoryLimitOption = None,
 ) -> None:
-    """Predict every row of DATA with MODEL, writing OUT in bounded memory."""
-    import pyarrow as pa
+    """Predict every row of DATA with MODEL, writing OUT in bounded memory.
 
+    With an engine of several workers and a directory OUT, each worker writes the part
+    files of its shards (OUT must be a URL or a shared file system on a cluster).
+    """
     import bigfit
-    from bigfit.io.predictions import PredictionWriter
+    from bigfit.models._predict import write_predictions
 
     with settings(memory_limit=memory_limit):
         estimator = bigfit.load(model)
-        dataset = bigfit.Dataset(data)
-        writer = None
-        try:
-            for columns in estimator.predict_stream(dataset, passthrough=id_columns or ()):
-                table = pa.table(columns)
-                if writer is None:
-                    writer = PredictionWriter(out, table.schema, overwrite=overwrite).__enter__()
-                writer.write(table)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        if writer is None:
-            raise bigfit.exceptions.EmptyDatasetError(f"{data} has no rows to predict.")
-        writer.close()
-    _console.stdout().print(f"wrote {writer.rows_written:,} predictions to {out}", highlight=False)
+        rows = write_predictions(estimator, bigfit.Dataset(data), out, passthrough=id_columns or (),
+                                 engine=engine, overwrite=overwrite)
+    _console.stdout().print(f"wrote {rows:,} predictions to {out}", highlight=False)

@@ -31,7 +31,7 @@ from bigfit.exceptions import InvalidParameterError, SchemaError
 from bigfit.io.atomic import atomic_directory, atomic_write
 from bigfit.io.filesystems import fsspec_filesystem, is_url, split_scheme
 
-__all__ = ["PredictionWriter"]
+__all__ = ["PredictionWriter", "check_remote_output"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,7 @@ class PredictionWriter:
                  compression: str = "snappy") -> None:
         self.path = os.fspath(path)
         self.schema = schema if isinstance(schema, pa.Schema) else pa.schema(schema)
-        self.single_file = not self.path.endswith("/") \
-            and self.path.lower().endswith(_FILE_SUFFIXES)
+        self.single_file = self.is_single_file(self.path)
         self.row_group_size = _positive_int(row_group_size, "row_group_size")
         self.max_rows_per_file = _positive_int(max_rows_per_file, "max_rows_per_file")
         self.compression = compression
@@ -104,7 +103,7 @@ class PredictionWriter:
         if is_url(target):
             fs = fsspec_filesystem(split_scheme(target)[0], storage_options)
             remote = fs._strip_protocol(target)
-            _check_remote(fs, remote, self.single_file, overwrite)
+            check_remote_output(fs, remote, single_file=self.single_file, overwrite=overwrite)
             staging = Path(self._stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="bigfit-predictions-")))
             target = str(staging / Path(remote).name)
@@ -118,6 +117,12 @@ class PredictionWriter:
         else:
             self._directory = self._stack.enter_context(
                 atomic_directory(target, overwrite=overwrite, fsync=fsync))
+
+    @staticmethod
+    def is_single_file(path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` names one Parquet file (else a directory of part files)."""
+        path = os.fspath(path)
+        return not path.endswith("/") and path.lower().endswith(_FILE_SUFFIXES)
 
     @property
     def files(self) -> list[str]:
@@ -279,7 +284,8 @@ def _check_local_file(target: Path, overwrite: bool) -> None:
             "the command line) to replace it, or choose another path.")
 
 
-def _check_remote(fs: Any, remote: str, single_file: bool, overwrite: bool) -> None:
+def check_remote_output(fs: Any, remote: str, *, single_file: bool, overwrite: bool) -> None:
+    """Raise InvalidParameterError unless ``remote`` may be written (or replaced, with ``overwrite``)."""
     if not fs.exists(remote):
         return
     if single_file and fs.isdir(remote):

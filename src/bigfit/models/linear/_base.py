@@ -376,14 +376,22 @@ class LinearModel(BaseEstimator):
         for classifiers, one ``proba_<class>`` column per class.
         """
         scorer = self._scorer()
+        for batch in self._prediction_view(data, passthrough).batches():
+            yield self._batch_predictions(batch, scorer)
+
+    def _prediction_view(self, data: Dataset, passthrough: Sequence[str] = ()) -> Dataset:
+        """``data`` reading exactly the fitted features, plus the ``passthrough`` columns."""
         view = self._as_predict_data(data)
         if passthrough:
             view = view.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
                                passthrough=passthrough)
-        for batch in view.batches():
-            columns = dict(batch.extra or {})
-            columns.update(self._prediction_columns(scorer.scores(batch)))
-            yield columns
+        return view
+
+    def _batch_predictions(self, batch: Batch, scorer: Scorer | None = None) -> dict[str, np.ndarray]:
+        """The passthrough and prediction columns of one batch of :meth:`_prediction_view`."""
+        columns = dict(batch.extra or {})
+        columns.update(self._prediction_columns((scorer or self._scorer()).scores(batch)))
+        return columns
 
     def _prediction_columns(self, scores: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
