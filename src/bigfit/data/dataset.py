@@ -22,6 +22,8 @@ from bigfit.data.cache import cached_reader
 from bigfit.data.discovery import FoundFile, find_files
 from bigfit.data.formats import FileScan, Format, MemoryFormat, format_for
 from bigfit.data.formats.memory import UNIT_ROWS
+from bigfit.data.formats.ray_dataset import RayDatasetFormat, is_ray_dataset, open_ray_dataset
+from bigfit.data.formats.spark_frame import SparkFrameFormat, is_spark_frame, open_spark_frame
 from bigfit.data.formats.text import TextFormat
 from bigfit.data.holdout import Holdout
 from bigfit.data.pieces import Unit
@@ -44,7 +46,11 @@ class Dataset:
     source : str, path-like, list of them, or an in-memory table
         A file, glob, directory (hive partitions ``key=value/`` become columns) or URL
         (``s3://``, ``gs://``, ``abfs://``, ``hdfs://`` or any fsspec URL); or a pyarrow
-        Table, pandas or polars DataFrame, dict of arrays, or 2-D numpy array.
+        Table, pandas or polars DataFrame, dict of arrays, or 2-D numpy array; or a Spark
+        DataFrame, never collected: its partitions are the shards, read as Arrow batches
+        inside the Spark tasks of the ``spark`` engine (see :class:`bigfit.engine.spark.SparkEngine`);
+        or a Ray Dataset, materialised in Ray's object store and never collected: its blocks are
+        read inside the tasks of the ``ray`` engine (see :class:`bigfit.engine.ray.RayEngine`).
     target : str, optional
         The column to predict.
     features : sequence of str, optional
@@ -88,7 +94,13 @@ class Dataset:
         **read_options: Any,
     ) -> None:
         table = _as_table(source)
-        if table is not None:
+        opened = _open_engine_source(source) if table is None else None
+        if opened is not None:  # read inside the engine's tasks, never collected here
+            if read_options or format is not None:
+                raise InvalidParameterError("format= and read options apply to files only.")
+            fmt, schema, self._files, where = opened
+            self._table, self._filesystem, self._found, self._null_counts = None, None, [], None
+        elif table is not None:
             if read_options or format not in (None, "memory"):
                 raise InvalidParameterError("format= and read options apply to files only.")
             fmt: Format = MemoryFormat()
@@ -228,6 +240,8 @@ class Dataset:
             n = self._default_shard_count()
         if not isinstance(n, int | np.integer) or n < 1:
             raise InvalidParameterError(f"The number of shards must be an int >= 1. Got {n!r} instead.")
+        if isinstance(self._reader.format, SparkFrameFormat):
+            n = len(self._files)  # a Spark DataFrame's shards are its partitions
         groups = plan_shards(self._files, int(n), by_bytes=self._by_bytes)
         if self._table is not None:
             groups = [[replace(p, table=self._table.slice(p.first_row, p.rows)) for p in g] for g in groups]
@@ -396,8 +410,8 @@ class Dataset:
         >>> [b.X.sum() for b in ds.batches(batch_size=4)]  # reads the cache
         [np.float32(6.0), np.float32(9.0)]
         """
-        if self._table is not None:
-            return self
+        if self._table is not None or isinstance(self._reader.format, SparkFrameFormat | RayDatasetFormat):
+            return self  # in memory, or read by its engine (Ray keeps blocks in its object store)
         view = copy.copy(self)
         view._reader = cached_reader(
             self._reader, location, budget=self.budget, rows=self.num_rows, nbytes=self.nbytes,
@@ -417,6 +431,15 @@ class Dataset:
         if all_null:
             raise SchemaError(f"The target column {target!r} holds no value (every row is null); "
                               "choose another target= or fix the data.")
+
+
+def _open_engine_source(source: Any) -> tuple[Format, pa.Schema, list[FileUnits], str] | None:
+    """A Spark DataFrame or Ray Dataset as (format, schema, units, name); None for anything else."""
+    if is_spark_frame(source):
+        return (*open_spark_frame(source), "the Spark DataFrame")
+    if is_ray_dataset(source):
+        return (*open_ray_dataset(source), "the Ray Dataset")
+    return None
 
 
 def _as_table(source: Any) -> pa.Table | None:

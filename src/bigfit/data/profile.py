@@ -171,16 +171,16 @@ def profile(dataset: Dataset, *, engine: Any = None, shards: int | None = None,
     >>> summary.rows, summary.class_balance
     (4, [('b', 3), ('a', 1)])
     """
-    from bigfit.engine import get_engine
+    from bigfit.engine import running_engine  # the engine layer sits above data: import late
 
-    runner = get_engine(engine)
-    count = shards or max(4 * runner.workers, len(dataset.shards()))
-    parts = dataset.shards(count)
-    columns = _columns_of(dataset)
-    start = time.perf_counter()
-    on_result = (lambda i, partial: on_shard(parts[i], partial)) if on_shard else None
-    total = runner.map_reduce(profile_shard, parts, _combine, columns, on_result=on_result)
-    return _summarise(dataset, columns, total, time.perf_counter() - start, runner.spec)
+    with running_engine(engine) as runner:
+        count = shards or max(4 * runner.workers, len(dataset.shards()))
+        parts = dataset.shards(count)
+        columns = _columns_of(dataset)
+        start = time.perf_counter()
+        on_result = (lambda i, partial: on_shard(parts[i], partial)) if on_shard else None
+        total = runner.map_reduce(profile_shard, parts, _combine, columns, on_result=on_result)
+        return _summarise(dataset, columns, total, time.perf_counter() - start, runner.spec)
 
 
 def _columns_of(dataset: Dataset) -> _Columns:

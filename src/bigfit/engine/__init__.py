@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bigfit.engine.base import Broadcast, Engine, tree_combine
 from bigfit.engine.local import LocalEngine
-from bigfit.engine.registry import available_engines, get_engine, register_engine
+from bigfit.engine.registry import available_engines, get_engine, register_engine, running_engine
 
 __all__ = [
     "Broadcast",
@@ -17,5 +17,6 @@ __all__ = [
     "available_engines",
     "get_engine",
     "register_engine",
+    "running_engine",
     "tree_combine",
 ]

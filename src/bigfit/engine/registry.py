@@ -8,9 +8,10 @@ ends in ``pip install 'bigfit[ray]'`` rather than a bare ``ImportError``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bigfit.engine.base import Engine
@@ -125,6 +126,27 @@ def get_engine(spec: str | Engine | None = None) -> Engine:
     return _load(entry).from_spec(spec)
 
 
+@contextlib.contextmanager
+def running_engine(spec: str | Engine | None = None) -> Iterator[Engine]:
+    """Yield the engine ``spec`` names; close it afterwards only when it was started here.
+
+    An :class:`Engine` instance belongs to the caller and is left open; a spec such as
+    ``"local[2]"`` or ``"ray"`` starts an engine for the block and closes it at the end.
+
+    Examples
+    --------
+    >>> with running_engine("local") as engine:
+    ...     engine.map(abs, [-1, 2])
+    [1, 2]
+    """
+    engine = get_engine(spec)
+    try:
+        yield engine
+    finally:
+        if engine is not spec:
+            engine.close()
+
+
 def available_engines() -> list[tuple[str, bool, str]]:
     """List every registered engine as ``(name, available, hint)``.
 
@@ -173,3 +195,11 @@ def _install_hint(extra: str | None) -> str:
 register_engine(
     "local", "bigfit.engine.local:LocalEngine", forms=("local", "local[N]", "local[*]")
 )
+register_engine(
+    "spark", "bigfit.engine.spark:SparkEngine", extra="spark", forms=("spark", "spark[<master URL>]")
+)
+register_engine("spark://", "bigfit.engine.spark:SparkEngine", extra="spark", forms=("spark://host:7077",))
+register_engine(
+    "ray", "bigfit.engine.ray:RayEngine", extra="ray", forms=("ray", "ray[N]", "ray[auto]")
+)
+register_engine("ray://", "bigfit.engine.ray:RayEngine", extra="ray", forms=("ray://host:10001",))

@@ -394,14 +394,10 @@ class FeatureTransformer:
 
 def _collect_dataset(dataset: Dataset, engine: Engine | str | None, plan: FitPlan) -> FitStats:
     """One ``map_reduce`` pass over the dataset's shards (at least one per worker)."""
-    from bigfit.engine import get_engine  # the engine layer sits above data: import late
+    from bigfit.engine import running_engine  # the engine layer sits above data: import late
 
-    resolved = get_engine(engine)
-    try:
+    with running_engine(engine) as resolved:
         shards = dataset.shards()
         if len(shards) < resolved.workers:
             shards = dataset.shards(resolved.workers)
         return resolved.map_reduce(collect_shard, shards, merge_stats, plan)
-    finally:
-        if resolved is not engine:  # built here from a spec: ours to close
-            resolved.close()
