@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from bigfit.data.synthetic import make_dataset
     from bigfit.data.transforms import FeatureTransformer
     from bigfit.engine import Engine, get_engine
+    from bigfit.models.cluster import KMeans
+    from bigfit.models.decomposition import PCA
     from bigfit.models.linear import (
         LinearRegression,
         LogisticRegression,
@@ -25,12 +27,14 @@ if TYPE_CHECKING:
     )
     from bigfit.models.registry import load
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_package.py checks
     "Dataset",
     "Engine",
     "FeatureTransformer",
+    "KMeans",
     "LinearRegression",
     "LogisticRegression",
+    "PCA",
     "SGDClassifier",
     "SGDRegressor",
     "__version__",
@@ -47,8 +51,10 @@ _LAZY = {
     "Engine": "bigfit.engine",
     "FeatureTransformer": "bigfit.data.transforms",
     "get_engine": "bigfit.engine",
+    "KMeans": "bigfit.models.cluster",
     "LinearRegression": "bigfit.models.linear",
     "LogisticRegression": "bigfit.models.linear",
+    "PCA": "bigfit.models.decomposition",
     "SGDClassifier": "bigfit.models.linear",
     "SGDRegressor": "bigfit.models.linear",
     "load": "bigfit.models.registry",

@@ -20,10 +20,12 @@ from typer.core import TyperGroup
 
 from bigfit._version import __version__
 from bigfit.cli._console import print_error
+from bigfit.cli.cluster import cluster_command
 from bigfit.cli.engines import engines_command
 from bigfit.cli.evaluate import evaluate_command
 from bigfit.cli.inspect import inspect_command
 from bigfit.cli.make_data import make_data
+from bigfit.cli.pca import pca_command
 from bigfit.cli.predict import predict_command
 from bigfit.cli.train import train_command
 from bigfit.exceptions import BigfitError
@@ -109,4 +111,6 @@ app.command("inspect")(inspect_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("predict")(predict_command)
+app.command("cluster")(cluster_command)
+app.command("pca")(pca_command)
 app.command("engines")(engines_command)

@@ -48,8 +48,10 @@ _NAMES: dict[type, str] = {}
 # so that a fresh process can load a file before anything imported that module.  Each new
 # estimator adds its line, e.g. "SGDClassifier": ("bigfit.models.linear", None).
 _BUILTIN: dict[str, tuple[str, str | None]] = {
+    "KMeans": ("bigfit.models.cluster", None),
     "LinearRegression": ("bigfit.models.linear", None),
     "LogisticRegression": ("bigfit.models.linear", None),
+    "PCA": ("bigfit.models.decomposition", None),
     "SGDClassifier": ("bigfit.models.linear", None),
     "SGDRegressor": ("bigfit.models.linear", None),
 }
