@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bigfit.data.dataset import Dataset
-from bigfit.exceptions import InvalidParameterError
+from bigfit.exceptions import InvalidParameterError, SchemaError
 
 _TABLE_MODULES = ("pandas", "polars", "pyarrow")
 
@@ -79,3 +79,29 @@ def _check_weights(sample_weight: Any, n_rows: int) -> np.ndarray:
     if not weights.any():
         raise InvalidParameterError("Sample weights must contain at least one non-zero number.")
     return weights
+
+
+def prediction_data(X: object, *, numeric: list[str], categorical: list[str],
+                    columns: dict[str, list[str]], owner: str, memory_limit: object) -> Dataset:
+    """``X`` as a dataset of exactly the fitted features; other columns are ignored."""
+    data = as_dataset(X, need_target=False, memory_limit=memory_limit)
+    if data.numeric_features == numeric and data.categorical_features == categorical:
+        return data
+    if not isinstance(X, Dataset) and isinstance(X, np.ndarray | list | tuple):
+        got = len(data.numeric_features) + len(data.categorical_features)
+        if got == len(numeric) and not categorical:  # columns by position, as fitted
+            return Dataset.from_arrays(_as_float_array(X), feature_names=numeric, memory_limit=memory_limit)
+        raise SchemaError(f"X has {got} features, but {owner} is expecting "
+                          f"{len(numeric) + len(categorical)} features as input.")
+    wanted = [*columns["numeric"], *columns["datetime"], *columns["categorical"]]
+    missing = [name for name in wanted if name not in data.columns]
+    if missing:
+        raise SchemaError(f"The data lacks feature column(s) {missing} that the model was "
+                          f"fitted on; its columns are {data.columns}.")
+    return data.select(wanted, categorical=columns["categorical"], weight=data.weight)
+
+
+def _as_float_array(X: object) -> np.ndarray:
+    from sklearn.utils.validation import check_array
+
+    return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")

@@ -10,7 +10,7 @@ part file.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +67,16 @@ def write_predictions(estimator: Any, data: Dataset, out: str, *, passthrough: S
 
 def _write_here(estimator: Any, data: Dataset, out: str, passthrough: Sequence[str], overwrite: bool,
                 storage_options: dict[str, Any] | None) -> int:
+    return _write_columns(estimator.predict_stream(data, passthrough=passthrough), out, overwrite,
+                          storage_options)
+
+
+def _write_columns(batches: Iterable[dict[str, Any]], out: str, overwrite: bool,
+                   storage_options: dict[str, Any] | None) -> int:
+    """Write each dict of columns to ``out``; the writer opens at the first batch (its schema)."""
     writer = None
     try:
-        for columns in estimator.predict_stream(data, passthrough=passthrough):
+        for columns in batches:
             table = pa.table(columns)
             if writer is None:
                 writer = PredictionWriter(out, table.schema, overwrite=overwrite,
@@ -102,22 +109,9 @@ class _PartWriter:
             return _Failure(error_type_name(error), str(error), traceback.format_exc())
 
     def _write(self, shard: Shard) -> int:
-        writer = None
-        try:
-            for batch in shard.batches():
-                table = pa.table(self.estimator._batch_predictions(batch))
-                if writer is None:
-                    writer = PredictionWriter(f"{self.folder}/part-{shard.index:05d}.parquet", table.schema,
-                                              overwrite=True, storage_options=self.storage_options)
-                writer.write(table)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        if writer is None:
-            return 0
-        writer.close()
-        return writer.rows_written
+        predictions = (self.estimator._batch_predictions(batch) for batch in shard.batches())
+        return _write_columns(predictions, f"{self.folder}/part-{shard.index:05d}.parquet", True,
+                              self.storage_options)
 
 
 @dataclass(frozen=True)

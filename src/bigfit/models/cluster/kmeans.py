@@ -16,9 +16,10 @@ from bigfit.data.transforms import FeatureTransformer
 from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError
 from bigfit.models._engine import running_engine, shards_for
-from bigfit.models._inputs import as_dataset
+from bigfit.models._fitted import not_fitted
+from bigfit.models._inputs import as_dataset, prediction_data
 from bigfit.models.callbacks import Callback, CallbackList
-from bigfit.models.cluster._checks import check_training_stats, not_fitted, prediction_data
+from bigfit.models.cluster._checks import check_training_stats
 from bigfit.models.cluster._first_pass import positive_rows, run_first_pass, sample_from_batches
 from bigfit.models.cluster._geometry import Centers
 from bigfit.models.cluster._init import from_sample, kmeans_parallel

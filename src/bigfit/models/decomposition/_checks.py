@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bigfit.data.dataset import Dataset
 from bigfit.data.stats import Moments
-from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
-from bigfit.models._inputs import as_dataset
+from bigfit.exceptions import DataError, InvalidParameterError
 
 
 def check_rows(n_rows: int) -> None:
@@ -56,41 +54,3 @@ def check_n_components(n_components: int | float | None, n_rows: int, n_features
             f"n_components={n_components} must be at most min(n_samples, n_features)={most}: the data "
             f"has {n_rows} rows and {what}. Ask for fewer components.")
     return int(n_components)
-
-
-def not_fitted(estimator: object) -> Exception:
-    """The error of a method called before ``fit``: bigfit's and scikit-learn's at once."""
-    from sklearn.exceptions import NotFittedError as SklearnNotFitted
-
-    class NotFitted(NotFittedError, SklearnNotFitted):
-        """Both bigfit's and scikit-learn's not-fitted error."""
-
-    return NotFitted(f"This {type(estimator).__name__} instance is not fitted yet; call fit with "
-                     "appropriate arguments before using this estimator.")
-
-
-def prediction_data(X: object, *, numeric: list[str], categorical: list[str],
-                    columns: dict[str, list[str]], owner: str, memory_limit: object) -> Dataset:
-    """``X`` as a dataset of exactly the fitted features; other columns are ignored."""
-    data = as_dataset(X, need_target=False, memory_limit=memory_limit)  # type: ignore[arg-type]
-    if data.numeric_features == numeric and data.categorical_features == categorical:
-        return data
-    if not isinstance(X, Dataset) and isinstance(X, np.ndarray | list | tuple):
-        got = len(data.numeric_features) + len(data.categorical_features)
-        if got == len(numeric) and not categorical:  # columns by position, as fitted
-            return _by_position(X, numeric, memory_limit)
-        raise SchemaError(f"X has {got} features, but {owner} is expecting "
-                          f"{len(numeric) + len(categorical)} features as input.")
-    wanted = [*columns["numeric"], *columns["datetime"], *columns["categorical"]]
-    missing = [name for name in wanted if name not in data.columns]
-    if missing:
-        raise SchemaError(f"The data lacks feature column(s) {missing} that the model was "
-                          f"fitted on; its columns are {data.columns}.")
-    return data.select(wanted, categorical=columns["categorical"], weight=data.weight)
-
-
-def _by_position(X: object, names: list[str], memory_limit: object) -> Dataset:
-    from sklearn.utils.validation import check_array
-
-    array = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
-    return Dataset.from_arrays(array, feature_names=names, memory_limit=memory_limit)  # type: ignore[arg-type]

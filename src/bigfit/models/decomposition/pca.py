@@ -13,8 +13,8 @@ from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
 from bigfit.data.transforms import FeatureTransformer
 from bigfit.models._engine import running_engine
-from bigfit.models._inputs import as_dataset
-from bigfit.models.decomposition._checks import not_fitted, prediction_data
+from bigfit.models._fitted import not_fitted
+from bigfit.models._inputs import as_dataset, prediction_data
 from bigfit.models.decomposition._fit import Fitted, fit_passes, model_scale
 from bigfit.models.decomposition._projection import Projection, whitening_spread
 from bigfit.models.decomposition._solution import Solution

@@ -26,9 +26,10 @@ from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
 from bigfit.data.transforms import FeatureTransformer
 from bigfit.engine.base import Engine
-from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
+from bigfit.exceptions import DataError, InvalidParameterError, SchemaError
 from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._engine import running_engine, shards_for
+from bigfit.models._fitted import not_fitted
 from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign, StandardizedDesign
@@ -345,13 +346,7 @@ class LinearModel(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_coef_full"):
-            from sklearn.exceptions import NotFittedError as SklearnNotFitted
-
-            class NotFitted(NotFittedError, SklearnNotFitted):
-                """Both bigfit's and scikit-learn's not-fitted error."""
-
-            raise NotFitted(f"This {type(self).__name__} instance is not fitted yet; call fit "
-                            "with appropriate arguments before using this estimator.")
+            raise not_fitted(self)
 
     def _scorer(self) -> Scorer:
         self._check_fitted()
