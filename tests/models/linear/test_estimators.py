@@ -229,3 +229,14 @@ def test_auto_solver_follows_data_size_and_cache(binary_parquet) -> None:
     uncached = LogisticRegression(max_iter=3, cache=False).fit(Dataset(binary_parquet, target="y"))
     assert (roomy.solver_, tight.solver_, uncached.solver_) == ("lbfgs", "adam", "adam")
     assert SGDClassifier(max_iter=2).fit(Dataset(binary_parquet, target="y")).solver_ == "sgd"
+
+
+def test_a_model_fitted_on_named_columns_predicts_a_plain_array_by_position() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2_000, 3))
+    y = (X @ [1.0, -1.0, 0.5] > 0).astype(int)
+    table = {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y}
+    model = bigfit.LogisticRegression().fit(bigfit.Dataset(table, target="y"))
+    np.testing.assert_array_equal(model.predict(X), model.predict(bigfit.Dataset(table)))
+    with pytest.raises(SchemaError, match="X has 2 features, but LogisticRegression is expecting 3"):
+        model.predict(X[:, :2])

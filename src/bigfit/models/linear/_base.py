@@ -26,11 +26,11 @@ from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
 from bigfit.data.transforms import FeatureTransformer
 from bigfit.engine.base import Engine
-from bigfit.exceptions import DataError, InvalidParameterError, SchemaError
+from bigfit.exceptions import DataError, InvalidParameterError
 from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._engine import running_engine, shards_for
 from bigfit.models._fitted import not_fitted
-from bigfit.models._inputs import as_dataset
+from bigfit.models._inputs import as_dataset, prediction_data
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign, StandardizedDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize
@@ -428,24 +428,15 @@ class LinearModel(BaseEstimator):
         return np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
 
     def _as_predict_data(self, X: Any) -> Dataset:
-        """``X`` as a dataset of exactly the fitted features; other columns are ignored."""
-        data = as_dataset(X, need_target=False, memory_limit=self.memory_limit)
-        numeric = list(self.transformer_.feature_names_in_)
-        categorical = list(self.transformer_.categorical_features_in_)
-        if data.numeric_features == numeric and data.categorical_features == categorical:
-            return data
-        expected = [*numeric, *categorical]
-        if not isinstance(X, Dataset) and _is_plain_array(X):
-            got = len(data.numeric_features) + len(data.categorical_features)
-            raise SchemaError(f"X has {got} features, but {type(self).__name__} is expecting "
-                              f"{len(expected)} features as input.")
-        columns = self.input_columns_
-        wanted = self._feature_columns()
-        missing = [name for name in wanted if name not in data.columns]
-        if missing:
-            raise SchemaError(f"The data lacks feature column(s) {missing} that the model was "
-                              f"fitted on; its columns are {data.columns}.")
-        return data.select(wanted, categorical=columns["categorical"], weight=data.weight)
+        """``X`` as a dataset of exactly the fitted features; other columns are ignored.
+
+        A plain array with as many columns as the model has numeric features is read by
+        position, in the order the model was fitted on.
+        """
+        return prediction_data(X, numeric=list(self.transformer_.feature_names_in_),
+                               categorical=list(self.transformer_.categorical_features_in_),
+                               columns=self.input_columns_, owner=type(self).__name__,
+                               memory_limit=self.memory_limit)
 
     # -- model files -------------------------------------------------------------------------
 
@@ -577,10 +568,6 @@ def mean_loss(shards: Sequence[Any], engine: Engine, preparer: BatchPreparer, de
                           engine=engine if engine.workers > 1 else None)
     total = objective.sums(coef, intercept, with_gradient=False)
     return total.loss_sum / total.weight_sum
-
-
-def _is_plain_array(X: Any) -> bool:
-    return isinstance(X, np.ndarray | list | tuple)
 
 
 def _plain_list(values: np.ndarray) -> list[Any]:
