@@ -16,8 +16,8 @@ from bigfit.data.transforms import FeatureTransformer
 from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError
 from bigfit.models._engine import running_engine, shards_for
-from bigfit.models._fitted import not_fitted
-from bigfit.models._inputs import as_dataset, prediction_data
+from bigfit.models._fitted import FittedOnData, not_fitted
+from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.cluster._checks import check_training_stats
 from bigfit.models.cluster._first_pass import positive_rows, run_first_pass, sample_from_batches
@@ -55,7 +55,7 @@ _TRIAL_PURPOSE = 20
 
 
 @register_estimator("KMeans")
-class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(FittedOnData, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """k-means clustering of data larger than memory (scikit-learn's ``KMeans``, out of core).
 
     Two algorithms share one model. ``algorithm="lloyd"``: exact Lloyd iterations, each one
@@ -400,13 +400,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if not hasattr(self, "_minibatch"):
             raise not_fitted(self)
 
-    def _predict_data(self, X: Any) -> Dataset:
-        self._check_fitted()
-        return prediction_data(X, numeric=list(self.transformer_.feature_names_in_),
-                               categorical=list(self.transformer_.categorical_features_in_),
-                               columns=self.input_columns_, owner=type(self).__name__,
-                               memory_limit=self.memory_limit)
-
     def _nearest_batches(self, X: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the labels and squared distances of each batch of ``X``, in order."""
         centers = self._minibatch.centers()
@@ -441,25 +434,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         total = assignment_pass(view.shards(), _here(), self._space, self._minibatch.centers())
         return -total.inertia
 
-    def predict_stream(self, data: Dataset, *, passthrough: Sequence[str] = (),
-                       ) -> Iterator[dict[str, np.ndarray]]:
-        """Yield the clusters of each batch of ``data`` as columns, in bounded memory.
-
-        Each dict holds the ``passthrough`` columns (ids) first, then ``cluster`` (int32)
-        and ``distance`` (to the nearest centre, in the clustering space).
-        """
-        for batch in self._prediction_view(data, passthrough).batches():
-            yield self._batch_predictions(batch)
-
-    def _prediction_view(self, data: Dataset, passthrough: Sequence[str] = ()) -> Dataset:
-        """``data`` reading exactly the fitted features, plus the ``passthrough`` columns."""
-        view = self._predict_data(data)
-        if passthrough:
-            columns = self.input_columns_
-            view = view.select([*columns["numeric"], *columns["datetime"], *columns["categorical"]],
-                               categorical=columns["categorical"], passthrough=passthrough)
-        return view
-
     def _batch_predictions(self, batch: Batch) -> dict[str, np.ndarray]:
         """The passthrough and cluster columns of one batch of :meth:`_prediction_view`."""
         self._check_fitted()
@@ -472,13 +446,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
 
     # -- model files -----------------------------------------------------------------------
 
-    def save(self, path: str, *, storage_options: dict[str, Any] | None = None) -> None:
-        """Write the fitted model to a ``.bigfit`` file (local path or URL), atomically."""
-        from bigfit.models.registry import save
-
-        self._check_fitted()
-        save(self, path, storage_options=storage_options)
-
     def _get_model_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         self._check_fitted()
         params = {k: v for k, v in self.get_params().items() if k != "engine"}
@@ -486,9 +453,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         model_state = {
             "numeric": state.numeric, "codes": state.codes, "counts": state.counts,
             "n_categorical": state.n_categorical, "steps": state.steps,
-            "transformer": self.transformer_.get_state(),
-            "feature_names_in": [str(n) for n in self.feature_names_in_],
-            "input_columns": self.input_columns_, "n_iter": int(self.n_iter_),
+            **self._input_state(), "n_iter": int(self.n_iter_),
             "n_rows_seen": int(self.n_rows_seen_), "inertia": float(self.inertia_),
         }
         return params, model_state, {"inertia": float(self.inertia_)}
@@ -496,11 +461,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
     @classmethod
     def _from_model_state(cls, params: dict[str, Any], state: dict[str, Any]) -> KMeans:
         model = cls(**params)
-        transformer = FeatureTransformer.from_state(state["transformer"])
-        model.transformer_ = transformer
-        model.feature_names_in_ = np.array(state["feature_names_in"], dtype=object)
-        model.n_features_in_ = len(model.feature_names_in_)
-        model.input_columns_ = {role: list(names) for role, names in state["input_columns"].items()}
+        model._restore_inputs(state)
+        transformer = model.transformer_
         model.n_iter_, model.n_rows_seen_ = int(state["n_iter"]), int(state["n_rows_seen"])
         model.inertia_, model.history_ = float(state["inertia"]), []
         minibatch = MiniBatchState(np.array(state["numeric"], dtype=np.float64),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,10 +11,9 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from bigfit._params import InstanceOf, Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.data.dataset import Dataset
-from bigfit.data.transforms import FeatureTransformer
 from bigfit.models._engine import running_engine
-from bigfit.models._fitted import not_fitted
-from bigfit.models._inputs import as_dataset, prediction_data
+from bigfit.models._fitted import FittedOnData, not_fitted
+from bigfit.models._inputs import as_dataset
 from bigfit.models.decomposition._fit import Fitted, fit_passes, model_scale
 from bigfit.models.decomposition._projection import Projection, whitening_spread
 from bigfit.models.decomposition._solution import Solution
@@ -39,7 +38,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
 
 
 @register_estimator("PCA")
-class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class PCA(FittedOnData, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis of data larger than memory (scikit-learn's ``PCA``, out of core).
 
     Two solvers share one model. ``solver="covariance"``: exact, from the mean and the
@@ -215,13 +214,6 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not hasattr(self, "_projection"):
             raise not_fitted(self)
 
-    def _predict_data(self, X: Any) -> Dataset:
-        self._check_fitted()
-        return prediction_data(X, numeric=list(self.transformer_.feature_names_in_),
-                               categorical=list(self.transformer_.categorical_features_in_),
-                               columns=self.input_columns_, owner=type(self).__name__,
-                               memory_limit=self.memory_limit)
-
     def transform(self, X: Any) -> np.ndarray:
         """Return the scores of each row of ``X`` on the components, shape (n_samples, n_components_).
 
@@ -249,25 +241,6 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.whiten:
             scores = scores * whitening_spread(self.explained_variance_)
         return scores @ (self.components_ * self._scale()[None, :]) + self.mean_
-
-    def predict_stream(self, data: Dataset, *, passthrough: Sequence[str] = (),
-                       ) -> Iterator[dict[str, np.ndarray]]:
-        """Yield the scores of each batch of ``data`` as columns, in bounded memory.
-
-        Each dict holds the ``passthrough`` columns (ids) first, then ``pca0``, ``pca1``, ...
-        (:meth:`get_feature_names_out`). ``bigfit predict`` writes these to Parquet.
-        """
-        for batch in self._prediction_view(data, passthrough).batches():
-            yield self._batch_predictions(batch)
-
-    def _prediction_view(self, data: Dataset, passthrough: Sequence[str] = ()) -> Dataset:
-        """``data`` reading exactly the fitted features, plus the ``passthrough`` columns."""
-        view = self._predict_data(data)
-        if passthrough:
-            columns = self.input_columns_
-            view = view.select([*columns["numeric"], *columns["datetime"], *columns["categorical"]],
-                               categorical=columns["categorical"], passthrough=passthrough)
-        return view
 
     def _batch_predictions(self, batch: Batch) -> dict[str, np.ndarray]:
         """The passthrough and score columns of one batch of :meth:`_prediction_view`."""
@@ -310,13 +283,6 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     # -- model files -----------------------------------------------------------------------
 
-    def save(self, path: str, *, storage_options: dict[str, Any] | None = None) -> None:
-        """Write the fitted model to a ``.bigfit`` file (local path or URL), atomically."""
-        from bigfit.models.registry import save
-
-        self._check_fitted()
-        save(self, path, storage_options=storage_options)
-
     def _get_model_state(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         self._check_fitted()
         params = {k: v for k, v in self.get_params().items() if k != "engine"}
@@ -326,9 +292,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             "singular_values": self.singular_values_, "mean": self.mean_,
             "noise_variance": self.noise_variance_, "n_samples": int(self.n_samples_),
             "solver": self.solver_, "n_passes": int(self.n_passes_),
-            "transformer": self.transformer_.get_state(),
-            "feature_names_in": [str(n) for n in self.feature_names_in_],
-            "input_columns": self.input_columns_,
+            **self._input_state(),
         }
         metrics = {"explained_variance_ratio_sum": float(self.explained_variance_ratio_.sum())}
         return params, state, metrics
@@ -336,10 +300,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @classmethod
     def _from_model_state(cls, params: dict[str, Any], state: dict[str, Any]) -> PCA:
         model = cls(**params)
-        model.transformer_ = FeatureTransformer.from_state(state["transformer"])
-        model.feature_names_in_ = np.array(state["feature_names_in"], dtype=object)
-        model.n_features_in_ = len(model.feature_names_in_)
-        model.input_columns_ = {role: list(names) for role, names in state["input_columns"].items()}
+        model._restore_inputs(state)
         model.solver_, model.n_passes_ = str(state["solver"]), int(state["n_passes"])
         model.n_rows_seen_ = model.n_samples_ = int(state["n_samples"])
         solution = Solution(*(np.asarray(state[name], dtype=np.float64) for name in (

@@ -29,8 +29,8 @@ from bigfit.engine.base import Engine
 from bigfit.exceptions import DataError, InvalidParameterError
 from bigfit.models._checkpoint import RunCheckpoint
 from bigfit.models._engine import running_engine, shards_for
-from bigfit.models._fitted import not_fitted
-from bigfit.models._inputs import as_dataset, prediction_data
+from bigfit.models._fitted import FittedOnData, not_fitted
+from bigfit.models._inputs import as_dataset
 from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.linear._design import LinearDesign, StandardizedDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize
@@ -81,7 +81,7 @@ COMMON_CONSTRAINTS: dict[str, list[Any]] = {
 }
 
 
-class LinearModel(BaseEstimator):
+class LinearModel(FittedOnData, BaseEstimator):
     """Base class of bigfit's linear estimators (not for direct use).
 
     Subclasses set ``_default_solver`` and implement :meth:`_make_loss` and
@@ -168,7 +168,7 @@ class LinearModel(BaseEstimator):
             if (data.numeric_features, data.categorical_features) != (
                     list(self.transformer_.feature_names_in_),
                     list(self.transformer_.categorical_features_in_)):
-                self._as_predict_data(X)  # raises, naming the missing or extra features
+                self._predict_data(X)  # raises, naming the missing or extra features
             if not hasattr(self, "_online"):  # continue a model that fit() trained
                 self._online = self._online_state(self.transformer_, getattr(self, "classes_", None),
                                                   None, self._design)
@@ -357,44 +357,21 @@ class LinearModel(BaseEstimator):
         """Yield the score matrix of each batch of ``X`` (in order)."""
         scorer = self._scorer()
         produced = False
-        for batch in self._as_predict_data(X).batches():
+        for batch in self._predict_data(X).batches():
             produced = True
             yield scorer.scores(batch)
         if not produced:
             yield np.zeros((0, self._design.n_outputs))
 
-    def predict_stream(self, data: Dataset, *, passthrough: Sequence[str] = (),
-                       ) -> Iterator[dict[str, np.ndarray]]:
-        """Yield the predictions of each batch of ``data`` as columns, in bounded memory.
-
-        Each dict holds the ``passthrough`` columns (ids) first, then ``prediction`` and,
-        for classifiers, one ``proba_<class>`` column per class.
-        """
-        scorer = self._scorer()
-        for batch in self._prediction_view(data, passthrough).batches():
-            yield self._batch_predictions(batch, scorer)
-
-    def _prediction_view(self, data: Dataset, passthrough: Sequence[str] = ()) -> Dataset:
-        """``data`` reading exactly the fitted features, plus the ``passthrough`` columns."""
-        view = self._as_predict_data(data)
-        if passthrough:
-            view = view.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
-                               passthrough=passthrough)
-        return view
-
-    def _batch_predictions(self, batch: Batch, scorer: Scorer | None = None) -> dict[str, np.ndarray]:
-        """The passthrough and prediction columns of one batch of :meth:`_prediction_view`."""
+    def _batch_predictions(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The passthrough columns, then ``prediction`` and, for classifiers, one ``proba_<class>``
+        column per class, of one batch of :meth:`_prediction_view`."""
         columns = dict(batch.extra or {})
-        columns.update(self._prediction_columns((scorer or self._scorer()).scores(batch)))
+        columns.update(self._prediction_columns(self._scorer().scores(batch)))
         return columns
 
     def _prediction_columns(self, scores: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
-
-    def _feature_columns(self) -> list[str]:
-        """The data columns the model reads, in the order it was fitted on."""
-        columns = self.input_columns_
-        return [*columns["numeric"], *columns["datetime"], *columns["categorical"]]
 
     @property
     def target_column_(self) -> str | None:
@@ -411,7 +388,7 @@ class LinearModel(BaseEstimator):
         """
         scorer = self._scorer()
         data = as_dataset(X, y, sample_weight, memory_limit=self.memory_limit)
-        features = self._as_predict_data(data)
+        features = self._predict_data(data)
         view = features.select(self._feature_columns(), categorical=self.input_columns_["categorical"],
                                target=data.target, weight=data.weight)
         task = EvaluationTask(scorer, self._make_loss(self._design.n_outputs))
@@ -426,26 +403,6 @@ class LinearModel(BaseEstimator):
     @property
     def _intercept_full(self) -> np.ndarray:
         return np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
-
-    def _as_predict_data(self, X: Any) -> Dataset:
-        """``X`` as a dataset of exactly the fitted features; other columns are ignored.
-
-        A plain array with as many columns as the model has numeric features is read by
-        position, in the order the model was fitted on.
-        """
-        return prediction_data(X, numeric=list(self.transformer_.feature_names_in_),
-                               categorical=list(self.transformer_.categorical_features_in_),
-                               columns=self.input_columns_, owner=type(self).__name__,
-                               memory_limit=self.memory_limit)
-
-    # -- model files -------------------------------------------------------------------------
-
-    def save(self, path: str, *, storage_options: dict[str, Any] | None = None) -> None:
-        """Write the fitted model to a ``.bigfit`` file (local path or URL), atomically."""
-        from bigfit.models.registry import save
-
-        self._check_fitted()
-        save(self, path, storage_options=storage_options)
 
     def to_onnx(self, *, opset: int | None = None) -> onnx.ModelProto:
         """Return the fitted model as an ONNX model (needs ``pip install 'bigfit[onnx]'``).
@@ -483,10 +440,8 @@ class LinearModel(BaseEstimator):
         state: dict[str, Any] = {
             "coef": self._coef_full, "intercept": self._intercept_full,
             "design": [self._design.n_numeric, self._design.n_codes, self._design.n_outputs],
-            "transformer": self.transformer_.get_state(),
-            "feature_names_in": [str(n) for n in self.feature_names_in_],
             "n_iter": int(self.n_iter_), "n_rows_seen": int(self.n_rows_seen_),
-            "input_columns": self.input_columns_,
+            **self._input_state(),
         }
         if self._classifier:
             state["classes"] = _plain_list(self.classes_)
@@ -497,11 +452,8 @@ class LinearModel(BaseEstimator):
     def _from_model_state(cls, params: dict[str, Any], state: dict[str, Any]) -> LinearModel:
         model = cls(**params)
         design = LinearDesign(*[int(v) for v in state["design"]])
-        model.transformer_ = FeatureTransformer.from_state(state["transformer"])
-        model.feature_names_in_ = np.array(state["feature_names_in"], dtype=object)
-        model.n_features_in_ = len(model.feature_names_in_)
+        model._restore_inputs(state)
         model.n_iter_, model.n_rows_seen_ = state["n_iter"], state["n_rows_seen"]
-        model.input_columns_ = {role: list(names) for role, names in state["input_columns"].items()}
         model.history_ = []
         if cls._classifier:
             model.classes_ = np.array(state["classes"])
