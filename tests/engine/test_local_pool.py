@@ -123,14 +123,14 @@ def test_unpicklable_result_is_a_task_error(engine: LocalEngine) -> None:
 
 def test_function_that_cannot_be_sent_is_named(engine: LocalEngine) -> None:
     lock = threading.Lock()
-    with pytest.raises(EngineError, match="Cannot send .* cloudpickle failed with TypeError"):
+    with pytest.raises(EngineError, match=r"Cannot send .* cloudpickle failed with TypeError"):
         engine.map(lambda x: (lock, x), [1])
-    with pytest.raises(EngineError, match="Cannot send <unlocked _thread.lock"):
+    with pytest.raises(EngineError, match=r"Cannot send <unlocked _thread.lock"):
         engine.broadcast(lock)
 
 
 def test_item_that_cannot_be_pickled_is_a_task_error(engine: LocalEngine) -> None:
-    with pytest.raises(TaskError, match="Task 1 failed on item <unlocked _thread.lock"):
+    with pytest.raises(TaskError, match=r"Task 1 failed on item <unlocked _thread.lock"):
         engine.map(repr, [1, threading.Lock()])
     assert engine.map(abs, [-1]) == [1]
 

@@ -15,7 +15,7 @@ from bigfit.data.profile import profile
 from bigfit.data.shards import Shard
 from bigfit.engine.spark import SparkEngine
 from bigfit.exceptions import EngineError, TaskError
-from tests.engine.spark._faults import KillOnce
+from tests.engine._equivalence import KillOnce
 
 ROWS = 6_000
 PARTITIONS = 4
