@@ -115,10 +115,16 @@ def reduce_candidates(candidates: Centers, weights: np.ndarray, k: int, seed: in
     return Centers.from_dense(chosen, n_numeric, candidates.n_categorical)
 
 
+def clustered_sample(sample: Batch, space: FeatureSpace, k: int, seed: int) -> Centers:
+    """Return the k centres of the prepared ``sample`` clustered in memory (k-means++ and Lloyd)."""
+    dense, n_categorical = _dense(sample, space)
+    weights = np.ones(len(dense)) if sample.w is None else np.asarray(sample.w, dtype=np.float64)
+    return reduce_candidates(Centers.from_dense(dense, space.n_numeric, n_categorical), weights, k, seed)
+
+
 def from_sample(sample: Batch, space: FeatureSpace, k: int, method: str, seed: int) -> Centers:
     """Return k centres drawn from the prepared ``sample``: ``"k-means++"`` or ``"random"``."""
-    dense = np.hstack([sample.X.astype(np.float64), one_hot(sample.codes, space.n_codes, len(sample))])
-    n_categorical = 0 if sample.codes is None else sample.codes.shape[1]
+    dense, n_categorical = _dense(sample, space)
     if len(dense) <= k:
         return Centers.from_dense(_pad(dense, k, seed), space.n_numeric, n_categorical)
     if method == "random":
@@ -129,6 +135,12 @@ def from_sample(sample: Batch, space: FeatureSpace, k: int, method: str, seed: i
 
         chosen, _ = kmeans_plusplus(dense, k, random_state=seed % 2**32)
     return Centers.from_dense(chosen, space.n_numeric, n_categorical)
+
+
+def _dense(sample: Batch, space: FeatureSpace) -> tuple[np.ndarray, int]:
+    """The sample's rows as float64 (numeric, then one-hot codes), and its categorical count."""
+    dense = np.hstack([sample.X.astype(np.float64), one_hot(sample.codes, space.n_codes, len(sample))])
+    return dense, 0 if sample.codes is None else sample.codes.shape[1]
 
 
 def _pad(dense: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from bigfit.models.callbacks import Callback, CallbackList
 from bigfit.models.cluster._checks import check_training_stats
 from bigfit.models.cluster._first_pass import positive_rows, run_first_pass, sample_from_batches
 from bigfit.models.cluster._geometry import Centers
-from bigfit.models.cluster._init import from_sample, kmeans_parallel
+from bigfit.models.cluster._init import clustered_sample, from_sample, kmeans_parallel
 from bigfit.models.cluster._lloyd import LloydResult, assignment_pass, run_lloyd
 from bigfit.models.cluster._minibatch import MiniBatchState, StepPlan, take_steps
 from bigfit.models.cluster._sampling import stream_seed
@@ -72,7 +72,8 @@ class KMeans(FittedOnData, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transf
         ``"k-means||"``: ``init_rounds`` passes that oversample ``oversampling_factor * k``
         rows each, weighted by a counting pass and reduced to k centres by weighted
         k-means++ on the driver (for ``algorithm="minibatch"``, whose point is to read the
-        data few times, it means k-means++ on the sample). ``"k-means++"`` and
+        data few times, it means the ``init_size`` sample clustered in memory: weighted
+        k-means++ and Lloyd, the best of 10 starts). ``"k-means++"`` and
         ``"random"``: chosen from a uniform sample of ``init_size`` rows.
     algorithm : {"lloyd", "minibatch"}, default="lloyd"
     n_init : "auto" or int, default="auto"
@@ -290,7 +291,9 @@ class KMeans(FittedOnData, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transf
         return state
 
     def _sample_init(self, space: FeatureSpace, sample: Batch, seed: int) -> Centers:
-        """The best of ``n_init`` initialisations drawn from the sample, judged on the sample."""
+        """The sample clustered in memory (k-means||), or the best of ``n_init`` draws from it."""
+        if self.init == "k-means||":
+            return clustered_sample(sample, space, self.n_clusters, stream_seed(seed, _TRIAL_PURPOSE, 0))
         method = "random" if self.init == "random" else "k-means++"
         best, best_inertia = None, np.inf
         for trial in range(self._n_init()):
