@@ -70,11 +70,11 @@ class MapCall:
             for future in as_completed(list(pending)):
                 _, submitted = pending.pop(future)
                 self._finish(future, submitted)
+        # Only Ctrl-C cancels the other tasks; after a task error they finish and their results
+        # are dropped, because a ray.cancel racing with a task's completion can abort the driver
+        # (Ray 2.60: "Check failed: it != submissible_tasks_.end()" in CompletePendingTask).
         except KeyboardInterrupt:
             _cancel(pending, force=True)
-            raise
-        except BaseException:
-            _cancel(pending, force=False)
             raise
         finally:
             for _, submitted in pending.values():  # never finished: give their room back
@@ -165,6 +165,7 @@ class MapCall:
 
 
 def _cancel(pending: dict[Future[Any], tuple[Any, _Submitted]], *, force: bool) -> None:
+    """Stop the pending tasks (on Ctrl-C only: see the note in :meth:`_MapCall.run`)."""
     for ref, _ in pending.values():
         try:
             ray.cancel(ref, force=force)
