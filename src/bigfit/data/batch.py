@@ -55,18 +55,24 @@ class Batch:
 
     def take(self, index: np.ndarray | slice) -> Batch:
         """Return the rows selected by ``index`` (a boolean mask, integer index or slice)."""
-        def pick(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[index]
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype == bool:
+                index = np.flatnonzero(index)  # then np.take: twice as fast as a mask
 
-        X = self.X[index]
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            return a[index] if isinstance(index, slice) else np.take(a, index, axis=0)
+
         return Batch(
-            X=np.ascontiguousarray(X),
+            X=np.ascontiguousarray(pick(self.X)),
             y=pick(self.y),
             w=pick(self.w),
             hashes=pick(self.hashes),
             codes=pick(self.codes),
             row_id=pick(self.row_id),
-            extra=None if self.extra is None else {k: v[index] for k, v in self.extra.items()},
+            extra=None if self.extra is None else {k: pick(v) for k, v in self.extra.items()},
         )
 
     @staticmethod

@@ -125,7 +125,8 @@ def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, inte
             weight = float(part.w.sum())
             if weight <= 0:
                 continue
-            mean = train_batch(optimizer, part, task.design, task.loss, coef, intercept)
+            mean = train_batch(optimizer, part, task.design, task.loss, coef, intercept,
+                               exact=False)
             first = mean if first is None else first
             if not np.isfinite(mean) or mean > DIVERGED * max(first, 1.0):
                 raise DataError(

@@ -74,11 +74,11 @@ class ShardTask:
 
 
 def _loss_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
-                intercept: np.ndarray) -> tuple[float, np.ndarray, float]:
+                intercept: np.ndarray, exact: bool = True) -> tuple[float, np.ndarray, float]:
     """``sum w_i loss_i``, ``w_i dloss/dz_i`` and ``sum w_i`` of one prepared batch."""
     if batch.y is None:
         raise DataError("The batch has no target column; linear models need y to fit.")
-    z = design.scores(coef, intercept, batch.X, batch.codes)
+    z = design.scores(coef, intercept, batch.X, batch.codes, exact=exact)
     loss_sum, dz = loss.loss_and_gradient(z if loss.multi_output else z[:, 0], batch.y, batch.w)
     weight_sum = float(len(batch)) if batch.w is None else float(np.sum(batch.w, dtype=np.float64))
     return loss_sum, dz, weight_sum
@@ -95,17 +95,21 @@ def batch_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray
 
 
 def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
-                   intercept: np.ndarray) -> tuple[float, SparseGradient]:
+                   intercept: np.ndarray, *, index: np.ndarray | None = None,
+                   exact: bool = True) -> tuple[float, SparseGradient]:
     """Return the batch's weighted mean loss and mean gradient (divided by ``sum(w)``).
 
-    The gradient names only the codes present (:class:`SparseGradient`); it is what the
-    mini-batch optimizers' ``step`` takes.  Regularisation is left to the optimizer.
+    The gradient names only the codes present (:class:`SparseGradient`; ``index``, their
+    distinct values, when known); it is what the mini-batch optimizers' ``step`` takes.
+    ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
+    Regularisation is left to the optimizer.
     """
-    loss_sum, dz, weight_sum = _loss_terms(batch, design, loss, coef, intercept)
+    loss_sum, dz, weight_sum = _loss_terms(batch, design, loss, coef, intercept, exact)
     if weight_sum <= 0:
         raise DataError("The batch has zero total sample weight; it cannot give a mean gradient.")
-    grad = design.sparse_gradient(batch.X, batch.codes, dz)
-    return loss_sum / weight_sum, grad.scaled(1.0 / weight_sum)
+    dz *= 1.0 / weight_sum
+    return loss_sum / weight_sum, design.sparse_gradient(batch.X, batch.codes, dz, index,
+                                                         exact=exact)
 
 
 def iter_batches(shard: Any, batch_size: int | None = None) -> Iterator[Batch]:

@@ -34,7 +34,7 @@ import numpy as np
 from bigfit._params import Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.exceptions import InvalidParameterError
-from bigfit.models.linear._design import LinearDesign, SparseGradient
+from bigfit.models.linear._design import LinearDesign, SparseGradient, distinct_codes
 from bigfit.models.linear._loss import Loss
 from bigfit.models.linear._objective import batch_gradient
 
@@ -48,7 +48,8 @@ class Optimizer:
 
     Hooks, in the order a training loop calls them (:func:`train_batch` does the first three):
 
-    - :meth:`refresh` with the codes of the next batch, so their rows are current;
+    - :meth:`refresh` with the distinct codes of the next batch, so their rows are current
+      (``step`` assumes they are);
     - the caller computes the batch's mean gradient at ``(coef, intercept)``;
     - :meth:`step` updates ``coef`` and ``intercept`` in place;
     - :meth:`flush` before ``coef`` is read (predictions, saving a model);
@@ -116,14 +117,18 @@ class Optimizer:
 
 
 def train_batch(optimizer: Optimizer, batch: Batch, design: LinearDesign, loss: Loss,
-                coef: np.ndarray, intercept: np.ndarray) -> float:
+                coef: np.ndarray, intercept: np.ndarray, *, exact: bool = True) -> float:
     """One step on a prepared batch: refresh its code rows, take the mean gradient, step.
 
+    ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
     Returns the batch's weighted mean loss at the parameters before the step.
     """
+    index = None
     if batch.codes is not None and batch.codes.size:
-        optimizer.refresh(coef, np.unique(batch.codes).astype(np.intp))
-    mean_loss, grad = batch_gradient(batch, design, loss, coef, intercept)
+        index = distinct_codes(batch.codes.reshape(-1), design.n_codes)
+        optimizer.refresh(coef, index)
+    mean_loss, grad = batch_gradient(batch, design, loss, coef, intercept, index=index,
+                                     exact=exact)
     optimizer.step(coef, intercept, grad)
     return mean_loss
 
@@ -178,11 +183,10 @@ class MiniBatchOptimizer(Optimizer):
         coef[:d] = self._prox(coef[:d] - eta * direction, eta)
         eta, direction = self._precondition("intercept", slice(None), grad.intercept, t, base)
         intercept -= eta * direction
-        if len(grad.index):
+        if len(grad.index):  # rows brought up to date by refresh
             rows = d + grad.index
-            weights = self._catch_up(coef[rows], grad.index, rows, t)
             eta, direction = self._precondition("coef", rows, grad.codes, t, base)
-            coef[rows] = self._prox(weights - eta * direction, eta)
+            coef[rows] = self._prox(coef[rows] - eta * direction, eta)
             self._seen[grad.index] = self._elapsed + base
             self._seen_step[grad.index] = t
         self._elapsed += base
