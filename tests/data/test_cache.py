@@ -133,6 +133,26 @@ def test_shuffled_batches_equal_decoding(parquet_file: str, tmp_path: Path) -> N
     assert_same(got, expected)
 
 
+def test_cached_shuffle_gathers_each_window_of_one_side(parquet_file: str, tmp_path: Path) -> None:
+    train, _ = Dataset(parquet_file, target="y", weight="w").cache(tmp_path / "cache").split(
+        validation=0.2, seed=1)
+    plain = Batch.concat(list(train.batches(batch_size=250)))  # builds the cache entry
+
+    def read(epoch: int) -> Batch:
+        return Batch.concat(list(train.batches(batch_size=250, shuffle=True, seed=5, epoch=epoch,
+                                               shuffle_buffer=1_000)))
+
+    first = read(0)
+    assert_same(read(0), first)
+    assert not np.array_equal(first.row_id, read(1).row_id)
+    assert not np.array_equal(first.row_id, plain.row_id)
+    assert_same(first.take(np.argsort(first.row_id)), plain.take(np.argsort(plain.row_id)))
+    # Rows move only within their window of 1000 rows of the piece (about 800 training rows).
+    position = {int(r): i for i, r in enumerate(plain.row_id)}
+    windows = np.array([position[int(r)] // 800 for r in first.row_id[:600]])
+    assert windows.max() <= 1 and windows[:400].max() == 0
+
+
 def test_changed_source_is_decoded_again(parquet_file: str, tmp_path: Path) -> None:
     ds = Dataset(parquet_file, target="y", weight="w")
     cached = ds.cache(tmp_path / "cache")

@@ -18,7 +18,7 @@ from bigfit._config import memory_limit as resolve_memory_limit
 from bigfit.data._hashing import hash_bytes
 from bigfit.data.batch import Batch
 from bigfit.data.budget import Budget, plan_budget
-from bigfit.data.cache import cached_reader
+from bigfit.data.cache import CachingReader, cached_reader
 from bigfit.data.discovery import FoundFile, find_files
 from bigfit.data.formats import FileScan, Format, MemoryFormat, format_for
 from bigfit.data.formats.memory import UNIT_ROWS
@@ -31,7 +31,7 @@ from bigfit.data.prefetch import prefetch as read_ahead
 from bigfit.data.reader import Reader
 from bigfit.data.schema import Layout, check_same_roles, infer_layout, role_of
 from bigfit.data.shards import FileUnits, Shard, plan_shards
-from bigfit.data.shuffle import shuffle_batches
+from bigfit.data.shuffle import ShuffleWindow
 from bigfit.exceptions import EmptyDatasetError, InvalidParameterError, SchemaError
 
 _ROWS_PER_DEFAULT_SHARD = 1_000_000
@@ -263,7 +263,8 @@ class Dataset:
             Rows per batch (default from the memory budget).
         shuffle : bool
             Visit shards in an order drawn from ``(seed, epoch)`` and shuffle rows within
-            a window of ``shuffle_buffer`` rows.
+            a window of ``shuffle_buffer`` rows (of one piece, when the dataset is cached:
+            its rows are then gathered in that order straight from the cache).
         seed, epoch : int
             Reproducible shuffling: the same pair gives the same order.
         shuffle_buffer : int, optional
@@ -273,13 +274,18 @@ class Dataset:
         """
         size = batch_size or self.batch_size
         shards = self.shards()
+        window = None
         if shuffle:
-            rng = np.random.default_rng([seed, epoch])
-            shards = [shards[i] for i in rng.permutation(len(shards))]
-        stream: Iterator[Batch] = chain.from_iterable(shard.batches(size) for shard in shards)
-        if shuffle:
-            stream = shuffle_batches(stream, buffer_rows=shuffle_buffer or 16 * size,
-                                     batch_size=size, rng=rng)
+            window = ShuffleWindow(np.random.default_rng([seed, epoch]), shuffle_buffer or 16 * size)
+            shards = [shards[i] for i in window.rng.permutation(len(shards))]
+        if window is not None and isinstance(self._reader, CachingReader):
+            # Cached pieces gather their rows in shuffled order: one copy, no window concat.
+            stream: Iterator[Batch] = chain.from_iterable(
+                shard.batches(size, shuffle=window) for shard in shards)
+        else:
+            stream = chain.from_iterable(shard.batches(size) for shard in shards)
+            if window is not None:
+                stream = window.apply(stream, size)
         depth = self.budget.prefetch if prefetch is None else prefetch
         return read_ahead(stream, depth)
 

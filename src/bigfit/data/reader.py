@@ -15,6 +15,7 @@ from bigfit.data.formats import Format
 from bigfit.data.holdout import Holdout
 from bigfit.data.pieces import Piece
 from bigfit.data.schema import Layout
+from bigfit.data.shuffle import ShuffleWindow
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class Reader:
                     record_batch, ids = record_batch.filter(pa.array(keep)), ids[keep]
             if record_batch.num_rows:
                 yield to_batch(record_batch, self.layout, ids)
+
+    def shuffled_batches(self, piece: Piece, batch_size: int | None,
+                         window: ShuffleWindow) -> Iterator[Batch]:
+        """:meth:`batches` with the piece's rows shuffled within ``window``."""
+        size = batch_size or self.batch_size
+        return window.apply(self.batches(piece, size), size)
 
 
 def _add_partition_columns(record_batch: pa.RecordBatch, partition: dict[str, str],

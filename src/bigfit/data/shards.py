@@ -10,6 +10,7 @@ from bigfit.data.batch import Batch
 from bigfit.data.pieces import Piece, Unit
 from bigfit.data.prefetch import prefetch as read_ahead
 from bigfit.data.reader import Reader
+from bigfit.data.shuffle import ShuffleWindow
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Shard:
         """Bytes on disk that the shard covers."""
         return sum(piece.nbytes for piece in self.pieces)
 
-    def batches(self, batch_size: int | None = None, *, prefetch: int = 0) -> Iterator[Batch]:
+    def batches(self, batch_size: int | None = None, *, prefetch: int = 0,
+                shuffle: ShuffleWindow | None = None) -> Iterator[Batch]:
         """Yield the shard's rows as batches of at most ``batch_size`` rows.
 
         Parameters
@@ -44,9 +46,15 @@ class Shard:
             Rows per batch; by default the size chosen from the memory budget.
         prefetch : int
             Batches to decode ahead in a background thread.
+        shuffle : ShuffleWindow, optional
+            Shuffle each piece's rows within this window.
         """
-        stream = chain.from_iterable(self.reader.batches(piece, batch_size) for piece in self.pieces)
-        return read_ahead(stream, prefetch)
+        if shuffle is None:
+            parts = (self.reader.batches(piece, batch_size) for piece in self.pieces)
+        else:
+            parts = (self.reader.shuffled_batches(piece, batch_size, shuffle)
+                     for piece in self.pieces)
+        return read_ahead(chain.from_iterable(parts), prefetch)
 
     def __repr__(self) -> str:
         described = ", ".join(piece.describe() for piece in self.pieces[:2])

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from bigfit.data.batch import Batch
 
 _FIELDS = ("X", "y", "w", "hashes", "codes", "row_id")
+
+
+@dataclass(frozen=True)
+class ShuffleWindow:
+    """How a read shuffles its rows: within windows of ``rows`` rows, drawing from ``rng``."""
+
+    rng: np.random.Generator
+    rows: int
+
+    def apply(self, batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
+        """Shuffle ``batches`` with :func:`shuffle_batches` in this window."""
+        return shuffle_batches(batches, buffer_rows=self.rows, batch_size=batch_size, rng=self.rng)
 
 
 def shuffle_batches(batches: Iterable[Batch], *, buffer_rows: int, batch_size: int,

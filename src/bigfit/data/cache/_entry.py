@@ -15,6 +15,7 @@ import pyarrow.ipc as ipc
 from bigfit.data.batch import Batch
 from bigfit.data.cache._files import LABELS, array_path, logger, read_meta
 from bigfit.data.holdout import Holdout
+from bigfit.data.shuffle import ShuffleWindow
 
 # Pages are released this many batches behind the one being yielded, so that batches
 # still queued by a read-ahead thread are not faulted in twice.
@@ -37,22 +38,26 @@ class MappedEntry:
                  maps: list[tuple[int, mmap.mmap]], labels: pa.Array | None) -> None:
         self.rows, self.arrays, self.maps, self.labels = rows, arrays, maps, labels
 
-    def batches(self, batch_size: int, holdout: Holdout | None) -> Iterator[Batch]:
+    def batches(self, batch_size: int, holdout: Holdout | None,
+                shuffle: ShuffleWindow | None = None) -> Iterator[Batch]:
         """Yield the piece's rows on ``holdout``'s side in batches of up to ``batch_size`` rows.
 
         Batches without filtered rows are views into the mapped files (read-only; copy
         before writing into them).  Memory pages of rows already passed are released
-        as the stream moves on, so a full pass keeps only a few batches resident.
+        as the stream moves on, so a full pass keeps only a few batches resident.  With
+        ``shuffle``, each window of rows is gathered in a random order instead (copies).
         """
+        if shuffle is not None:
+            yield from self._shuffled(batch_size, holdout, shuffle)
+            return
         a = self.arrays
         for start in range(0, self.rows, batch_size):
             stop = min(start + batch_size, self.rows)
-            batch = Batch(X=a["X"][start:stop], y=self._target(start, stop),
+            batch = Batch(X=a["X"][start:stop], y=self._target(slice(start, stop)),
                           w=_cut(a, "w", start, stop), hashes=_cut(a, "hashes", start, stop),
                           row_id=a["row_id"][start:stop])
             if holdout is not None:
-                ids = a["split"][start:stop] if holdout.key else batch.row_id
-                keep = holdout.mask(ids)
+                keep = self._on_side(holdout, start, stop)
                 if not keep.all():
                     batch = batch.take(keep)
             if len(batch):
@@ -60,15 +65,36 @@ class MappedEntry:
             self.release(max(start - RELEASE_LAG * batch_size, 0))
         self.release(self.rows)
 
-    def _target(self, start: int, stop: int) -> np.ndarray | None:
+    def _shuffled(self, batch_size: int, holdout: Holdout | None,
+                  shuffle: ShuffleWindow) -> Iterator[Batch]:
+        a = self.arrays
+        window = max(shuffle.rows, batch_size)
+        for start in range(0, self.rows, window):
+            stop = min(start + window, self.rows)
+            rows = np.arange(start, stop)
+            if holdout is not None:
+                rows = rows[self._on_side(holdout, start, stop)]
+            shuffle.rng.shuffle(rows)
+            for first in range(0, len(rows), batch_size):
+                index = rows[first:first + batch_size]
+                yield Batch(X=np.take(a["X"], index, axis=0), y=self._target(index),
+                            w=_gather(a, "w", index), hashes=_gather(a, "hashes", index),
+                            row_id=np.take(a["row_id"], index))
+            self.release(stop)
+
+    def _on_side(self, holdout: Holdout, start: int, stop: int) -> np.ndarray:
+        a = self.arrays
+        return holdout.mask(a["split"][start:stop] if holdout.key else a["row_id"][start:stop])
+
+    def _target(self, rows: slice | np.ndarray) -> np.ndarray | None:
         y = self.arrays.get("y")
         if y is None:
             return None
+        values = y[rows] if isinstance(rows, slice) else np.take(y, rows)
         if self.labels is None:
-            return y[start:stop]
-        codes = y[start:stop]
-        missing = codes < 0
-        indices = pa.array(codes, mask=missing if missing.any() else None)
+            return values
+        missing = values < 0
+        indices = pa.array(values, mask=missing if missing.any() else None)
         return self.labels.take(indices).to_numpy(zero_copy_only=False)
 
     def release(self, row: int) -> None:
@@ -88,6 +114,11 @@ class MappedEntry:
 def _cut(arrays: dict[str, np.ndarray], name: str, start: int, stop: int) -> np.ndarray | None:
     values = arrays.get(name)
     return None if values is None else values[start:stop]
+
+
+def _gather(arrays: dict[str, np.ndarray], name: str, index: np.ndarray) -> np.ndarray | None:
+    values = arrays.get(name)
+    return None if values is None else np.take(values, index, axis=0)
 
 
 def open_entry(entry: Path) -> MappedEntry | None:

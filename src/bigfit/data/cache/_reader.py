@@ -19,6 +19,7 @@ from bigfit.data.cache._writer import EntryWriter
 from bigfit.data.convert import row_ids, to_batch
 from bigfit.data.pieces import Piece
 from bigfit.data.reader import Reader
+from bigfit.data.shuffle import ShuffleWindow
 from bigfit.io.atomic import atomic_directory
 
 # Hidden temporary directories older than this were left by a killed process.
@@ -52,14 +53,26 @@ class CachingReader(Reader):
         if piece.table is not None or self.layout.passthrough:  # in memory, or columns it
             yield from super().batches(piece, batch_size)     # does not store: read directly
             return
-        size = batch_size or self.batch_size
+        yield from self._read(piece, batch_size or self.batch_size, None)
+
+    def shuffled_batches(self, piece: Piece, batch_size: int | None,
+                         window: ShuffleWindow) -> Iterator[Batch]:
+        """:meth:`batches` shuffled within ``window``; rows of a cached piece are gathered
+        in shuffled order straight from the mapped arrays (one copy of each row)."""
+        if piece.table is not None or self.layout.passthrough:
+            return super().shuffled_batches(piece, batch_size, window)
+        return self._read(piece, batch_size or self.batch_size, window)
+
+    def _read(self, piece: Piece, size: int, window: ShuffleWindow | None) -> Iterator[Batch]:
         token = source_token(self.filesystem, piece.path)
         entry = Path(self.directory, piece_key(self, piece), version_name(token))
         mapped = open_entry(entry)
         if mapped is not None:
-            yield from mapped.batches(size, self.holdout)
-            return
-        yield from self._build(piece, size, entry, token)
+            yield from mapped.batches(size, self.holdout, window)
+        elif window is None:
+            yield from self._build(piece, size, entry, token)
+        else:
+            yield from window.apply(self._build(piece, size, entry, token), size)
 
     def _build(self, piece: Piece, batch_size: int, entry: Path, token: str) -> Iterator[Batch]:
         """Decode ``piece``, writing all its rows to ``entry`` while yielding this side's."""

@@ -117,16 +117,18 @@ def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, inte
     first: float | None = None
     for raw in batches:
         prepared = task.preparer(raw)
+        if not len(prepared):
+            continue
         order = rng.permutation(len(prepared)) if rng is not None else None
+        weighted = bool(prepared.w.min() > 0)  # then no step has zero weight
         for start in range(0, len(prepared), task.batch_size):
             rows_of_step = slice(start, start + task.batch_size) if order is None \
                 else order[start:start + task.batch_size]
             part = prepared.take(rows_of_step)
-            weight = float(part.w.sum())
-            if weight <= 0:
+            if not weighted and not part.w.sum() > 0:
                 continue
-            mean = train_batch(optimizer, part, task.design, task.loss, coef, intercept,
-                               exact=False)
+            mean, weight = train_batch(optimizer, part, task.design, task.loss, coef, intercept,
+                                       exact=False)
             first = mean if first is None else first
             if not np.isfinite(mean) or mean > DIVERGED * max(first, 1.0):
                 raise DataError(

@@ -104,12 +104,21 @@ def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndar
     ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
     Regularisation is left to the optimizer.
     """
+    mean_loss, _, grad = weighted_batch_gradient(batch, design, loss, coef, intercept,
+                                                 index=index, exact=exact)
+    return mean_loss, grad
+
+
+def weighted_batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
+                            intercept: np.ndarray, *, index: np.ndarray | None = None,
+                            exact: bool = True) -> tuple[float, float, SparseGradient]:
+    """:func:`batch_gradient` with the batch's weight sum: ``(mean loss, sum(w), gradient)``."""
     loss_sum, dz, weight_sum = _loss_terms(batch, design, loss, coef, intercept, exact)
     if weight_sum <= 0:
         raise DataError("The batch has zero total sample weight; it cannot give a mean gradient.")
     dz *= 1.0 / weight_sum
-    return loss_sum / weight_sum, design.sparse_gradient(batch.X, batch.codes, dz, index,
-                                                         exact=exact)
+    grad = design.sparse_gradient(batch.X, batch.codes, dz, index, exact=exact)
+    return loss_sum / weight_sum, weight_sum, grad
 
 
 def iter_batches(shard: Any, batch_size: int | None = None) -> Iterator[Batch]:

@@ -36,7 +36,7 @@ from bigfit.data.batch import Batch
 from bigfit.exceptions import InvalidParameterError
 from bigfit.models.linear._design import LinearDesign, SparseGradient, distinct_codes
 from bigfit.models.linear._loss import Loss
-from bigfit.models.linear._objective import batch_gradient
+from bigfit.models.linear._objective import weighted_batch_gradient
 
 Selector = slice | np.ndarray
 
@@ -117,20 +117,22 @@ class Optimizer:
 
 
 def train_batch(optimizer: Optimizer, batch: Batch, design: LinearDesign, loss: Loss,
-                coef: np.ndarray, intercept: np.ndarray, *, exact: bool = True) -> float:
+                coef: np.ndarray, intercept: np.ndarray, *,
+                exact: bool = True) -> tuple[float, float]:
     """One step on a prepared batch: refresh its code rows, take the mean gradient, step.
 
     ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
-    Returns the batch's weighted mean loss at the parameters before the step.
+    Returns the batch's weighted mean loss at the parameters before the step, and its
+    weight sum.
     """
     index = None
     if batch.codes is not None and batch.codes.size:
         index = distinct_codes(batch.codes.reshape(-1), design.n_codes)
         optimizer.refresh(coef, index)
-    mean_loss, grad = batch_gradient(batch, design, loss, coef, intercept, index=index,
-                                     exact=exact)
+    mean_loss, weight, grad = weighted_batch_gradient(batch, design, loss, coef, intercept,
+                                                      index=index, exact=exact)
     optimizer.step(coef, intercept, grad)
-    return mean_loss
+    return mean_loss, weight
 
 
 class MiniBatchOptimizer(Optimizer):
