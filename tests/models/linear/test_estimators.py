@@ -240,3 +240,21 @@ def test_a_model_fitted_on_named_columns_predicts_a_plain_array_by_position() ->
     np.testing.assert_array_equal(model.predict(X), model.predict(bigfit.Dataset(table)))
     with pytest.raises(SchemaError, match="X has 2 features, but LogisticRegression is expecting 3"):
         model.predict(X[:, :2])
+
+
+def test_missing_values_only_on_the_validation_side_are_imputed(tmp_path, binary) -> None:
+    X, y = binary
+    path = tmp_path / "d.parquet"
+    columns = {f"x{j}": X[:, j] for j in range(X.shape[1])}
+    pq.write_table(pa.table({**columns, "y": y}), path)
+    _, valid = Dataset(str(path), target="y").split(validation=0.2, seed=0)
+    held_out = np.isin(X[:, 0].astype(np.float32),
+                       np.concatenate([b.X[:, 0] for b in valid.batches()]))
+    x0 = X[:, 0].copy()
+    x0[np.flatnonzero(held_out)[:50]] = np.nan  # the training rows stay complete
+    pq.write_table(pa.table({**columns, "x0": x0, "y": y}), path)
+    model = SGDClassifier(early_stopping=True, validation_fraction=0.2, random_state=0,
+                          max_iter=3).fit(Dataset(str(path), target="y"))
+    assert not model.transformer_.has_missing_
+    assert all(np.isfinite(h["validation_loss"]) for h in model.history_)
+    assert np.isfinite(model.evaluate(Dataset(str(path), target="y"))["log_loss"])

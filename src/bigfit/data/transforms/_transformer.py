@@ -266,6 +266,7 @@ class FeatureTransformer:
                 "error": np.full(len(seen), np.nan)}
         self.fill_values_ = fill[self.impute]
         self.n_samples_seen_ = self._stats.n_rows
+        self.has_missing_ = bool(moments.nulls.any())
         self.encoder_ = self._build_encoder()
         self._prepare()
 
@@ -294,7 +295,8 @@ class FeatureTransformer:
 
     # -- transforming ----------------------------------------------------------------
 
-    def transform(self, batch: Batch, *, copy: bool = False, scale: bool = True) -> Batch:
+    def transform(self, batch: Batch, *, copy: bool = False, scale: bool = True,
+                  complete: bool = False) -> Batch:
         """Return ``batch`` with ``X`` imputed and standardised and ``codes`` filled.
 
         ``X`` is changed in place when the batch owns a writable float32 array (the
@@ -302,11 +304,16 @@ class FeatureTransformer:
         result is a new array.  ``codes`` is None when there are no categorical columns.
         With ``scale=False`` the numeric columns are only imputed (and ``X`` is returned as
         read when it has no missing value): for models that fold ``mean_`` and ``scale_``
-        into their coefficients instead of scaling every batch.
+        into their coefficients instead of scaling every batch.  ``complete=True`` promises
+        that ``X`` holds no missing value (rows of the data this transformer was fitted on,
+        when :attr:`has_missing_` is False), so that ``scale=False`` skips the search for one.
         """
         self._check_fitted()
         check_layout(batch, self.feature_names_in_, self.categorical_features_in_)
-        X = self._transform_numeric(batch.X, copy) if scale else self._impute_only(batch.X)
+        if scale:
+            X = self._transform_numeric(batch.X, copy)
+        else:
+            X = batch.X if complete else self._impute_only(batch.X)
         codes = None
         if self.categorical_features_in_:
             codes = self.encoder_.encode(categorical_hashes(batch))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -276,9 +276,11 @@ class LinearModel(FittedOnData, BaseEstimator):
         self._design = design
         if not self.standardize:
             return BatchPreparer(transformer, classes, class_weight), design, self._make_loss(n_outputs)
-        # Training passes fold the scaling into the coefficients instead of scaling each batch.
+        # Training passes fold the scaling into the coefficients instead of scaling each batch,
+        # and skip the search for missing values when the first pass counted none.
         folded = StandardizedDesign(design, transformer.mean_, transformer.scale_)
-        return (BatchPreparer(transformer, classes, class_weight, scale=False), folded,
+        return (BatchPreparer(transformer, classes, class_weight, scale=False,
+                              complete=not transformer.has_missing_), folded,
                 self._make_loss(n_outputs))
 
     def _adopt(self, train: Dataset, transformer: FeatureTransformer, *, rows: int) -> None:
@@ -515,8 +517,13 @@ def store_params(estimator: Any, arguments: dict[str, Any]) -> None:
 
 def mean_loss(shards: Sequence[Any], engine: Engine, preparer: BatchPreparer, design: LinearDesign,
               loss: Loss, coef: np.ndarray, intercept: np.ndarray) -> float:
-    """Weighted mean loss (no penalty) over ``shards``: one pass, on ``engine``."""
-    objective = Objective(shards, design, loss, alpha=0.0, prepare=preparer,
+    """Weighted mean loss (no penalty) over ``shards``: one pass, on ``engine``.
+
+    ``shards`` may hold rows the first pass did not count (a validation side), so they are
+    searched for missing values whatever the training rows held.
+    """
+    objective = Objective(shards, design, loss, alpha=0.0,
+                          prepare=replace(preparer, complete=False),
                           engine=engine if engine.workers > 1 else None)
     total = objective.sums(coef, intercept, with_gradient=False)
     return total.loss_sum / total.weight_sum

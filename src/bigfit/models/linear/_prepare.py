@@ -58,12 +58,18 @@ class BatchPreparer:
         Sorted labels for classifiers (targets become class indices); None for regression.
     class_weight : ndarray or None
         Per-class multipliers of the sample weights.
+    scale : bool
+        False leaves the scaling to a ``StandardizedDesign``.
+    complete : bool
+        The batches are rows the transformer was fitted on and it counted no missing
+        value there: with ``scale=False`` no search for one is made (training passes).
     """
 
     transformer: FeatureTransformer
     classes: np.ndarray | None = None
     class_weight: np.ndarray | None = None
-    scale: bool = True  # False: leave the scaling to a StandardizedDesign
+    scale: bool = True
+    complete: bool = False
 
     def __call__(self, batch: Batch, *, with_target: bool = True) -> Batch:
         """Transform one raw batch; rows with a missing target are dropped."""
@@ -71,7 +77,7 @@ class BatchPreparer:
             keep = _has_target(batch.y)
             if not keep.all():
                 batch = batch.take(keep)
-        batch = self.transformer.transform(batch, scale=self.scale)
+        batch = self.transformer.transform(batch, scale=self.scale, complete=self.complete)
         w = np.ones(len(batch), dtype=np.float64) if batch.w is None else batch.w.astype(np.float64)
         y = None
         if with_target and batch.y is not None:
