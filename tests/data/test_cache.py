@@ -153,6 +153,23 @@ def test_cached_shuffle_gathers_each_window_of_one_side(parquet_file: str, tmp_p
     assert windows.max() <= 1 and windows[:400].max() == 0
 
 
+def test_failed_cache_write_raises_and_leaves_no_entry(parquet_file: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from bigfit.data.cache import _writer
+
+    def full(self, values):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_writer._ArrayFile, "write", full)
+    cached = Dataset(parquet_file, target="y", weight="w").cache(tmp_path / "cache")
+    with pytest.raises(OSError, match="No space left"):
+        list(cached.batches())
+    assert entries(tmp_path / "cache") == []
+    monkeypatch.undo()
+    assert_same(collect(cached.batches()), collect(Dataset(parquet_file, target="y",
+                                                           weight="w").batches()))
+
+
 def test_changed_source_is_decoded_again(parquet_file: str, tmp_path: Path) -> None:
     ds = Dataset(parquet_file, target="y", weight="w")
     cached = ds.cache(tmp_path / "cache")

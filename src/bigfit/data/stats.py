@@ -29,6 +29,9 @@ from bigfit.exceptions import DataError, InvalidParameterError, SchemaError
 
 __all__ = ["DistinctSketch", "Moments", "TopValues"]
 
+# Moments.update works through blocks of rows whose float64 copy stays in the CPU cache.
+_BLOCK_BYTES = 1 << 20
+
 
 class Moments:
     """Per-column count, nulls, min, max, mean and variance of a numeric matrix.
@@ -86,22 +89,9 @@ class Moments:
         self._check_width(x.shape[1])
         if x.shape[0] == 0:
             return self
-        x = x.astype(np.float64)  # a private copy: centred in place below
-        missing = np.isnan(x)
-        nulls = missing.sum(axis=0)
-        count = x.shape[0] - nulls
-        batch_min, batch_max = np.fmin.reduce(x, axis=0), np.fmax.reduce(x, axis=0)
-        has_missing = bool(nulls.any())
-        if has_missing:
-            x[missing] = 0.0
-        with np.errstate(invalid="ignore", divide="ignore"):  # empty or infinite columns
-            mean = x.sum(axis=0) / count
-            # Centre on the batch mean before squaring (two-pass): no cancellation.
-            x -= np.where(count > 0, mean, 0.0)
-        if has_missing:
-            x[missing] = 0.0
-        m2 = np.einsum("ij,ij->j", x, x)
-        self._absorb(count, nulls, batch_min, batch_max, mean, m2)
+        step = max(256, _BLOCK_BYTES // (8 * max(x.shape[1], 1)))
+        for start in range(0, x.shape[0], step):
+            self._absorb(*_block_moments(x[start:start + step]))
         return self
 
     def merge(self, other: Moments) -> Moments:
@@ -196,6 +186,29 @@ class Moments:
 
     def _rows(self) -> int:
         return int(self._count[0] + self._nulls[0]) if self._n_features else 0
+
+
+def _block_moments(block: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Count, nulls, min, max, mean and centred sum of squares of each column of ``block``."""
+    x = block.astype(np.float64)  # a private copy: centred in place below
+    n = x.shape[0]
+    total = x.sum(axis=0)
+    if np.isfinite(total).all():  # no NaN, no infinity: no masks needed
+        mean = total / n
+        batch_min, batch_max = x.min(axis=0), x.max(axis=0)
+        x -= mean  # two-pass: centre on the block mean before squaring, no cancellation
+        return (np.full(x.shape[1], n, dtype=np.int64), np.zeros(x.shape[1], dtype=np.int64),
+                batch_min, batch_max, mean, np.einsum("ij,ij->j", x, x))
+    missing = np.isnan(x)
+    nulls = missing.sum(axis=0)
+    count = n - nulls
+    batch_min, batch_max = np.fmin.reduce(x, axis=0), np.fmax.reduce(x, axis=0)
+    x[missing] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty or infinite columns
+        mean = x.sum(axis=0) / count
+        x -= np.where(count > 0, mean, 0.0)
+    x[missing] = 0.0
+    return count, nulls, batch_min, batch_max, mean, np.einsum("ij,ij->j", x, x)
 
 
 class DistinctSketch:

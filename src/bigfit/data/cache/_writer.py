@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,6 +15,8 @@ import pyarrow.ipc as ipc
 from bigfit.data.batch import Batch
 from bigfit.data.cache._files import LABELS, array_path, write_meta
 from bigfit.data.schema import Layout
+
+_WRITES_AHEAD = 4  # batches queued for the writer thread at most
 
 
 class _ArrayFile:
@@ -69,6 +73,10 @@ class _LabelCodes:
 class EntryWriter:
     """Append batches of a piece to the files of a new cache entry.
 
+    The files are written by a background thread, a few batches behind, so that writing
+    (a copy into the page cache, slow on a machine whose memory is fresh) overlaps
+    decoding.  Appended arrays are made read-only: they must not change until written.
+
     Parameters
     ----------
     directory : Path
@@ -89,6 +97,8 @@ class EntryWriter:
             schema.field(layout.target).type) else None
         self.keyed = keyed
         self.files: dict[str, _ArrayFile] = {}
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bigfit-cache-writer")
+        self._pending: deque[Future[None]] = deque()
 
     def append(self, record_batch: pa.RecordBatch, batch: Batch,
                split_ids: np.ndarray | None) -> None:
@@ -98,14 +108,20 @@ class EntryWriter:
             y = self.labels.encode(record_batch.column(self.layout.target))
         arrays = {"X": batch.X, "hashes": batch.hashes, "y": y, "w": batch.w,
                   "row_id": batch.row_id, "split": split_ids}
+        arrays = {name: values for name, values in arrays.items() if values is not None}
+        for values in arrays.values():
+            values.flags.writeable = False
+        while len(self._pending) >= _WRITES_AHEAD:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(self._write, arrays))
+        self.rows += len(batch)
+
+    def _write(self, arrays: dict[str, np.ndarray]) -> None:
         for name, values in arrays.items():
-            if values is None:
-                continue
             if name not in self.files:
                 width = values.shape[1] if values.ndim == 2 else None
                 self.files[name] = _ArrayFile(array_path(self.directory, name), values.dtype, width)
             self.files[name].write(values)
-        self.rows += len(batch)
 
     def finish(self, source: dict[str, str]) -> None:
         """Close the array files, then write the labels and, last, the metadata."""
@@ -117,9 +133,15 @@ class EntryWriter:
                                     "labels": self.labels is not None, "source": source})
 
     def close(self) -> None:
-        """Close the array files."""
-        for f in self.files.values():
-            f.file.close()
+        """Wait for the queued writes, then close the array files; a failed write raises."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pending.clear()
+            self._thread.shutdown(wait=True)
+            for f in self.files.values():
+                f.file.close()
 
 
 def _numeric(type_: pa.DataType) -> bool:
