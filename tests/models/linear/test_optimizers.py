@@ -251,3 +251,16 @@ def test_multinomial_reaches_the_optimum() -> None:
             batch = data.take(order[start:start + 100])
             train_batch(optimizer, batch, design, loss, coef, intercept)
     assert obj(design.pack(coef, intercept))[0] <= 1.01 * best
+
+
+def test_sgd_batch_steps_scale_the_per_sample_rate_up_to_max_step() -> None:
+    design = LinearDesign(2, 0, 1)
+    X = np.ones((100, 2), dtype=np.float32)
+    batch = Batch(X=X, y=np.ones(100), w=np.ones(100))
+    for max_step, expected in ((None, 0.01), (0.5, 0.5), (5.0, 1.0)):
+        optimizer = SGD("constant", eta0=0.01, alpha=0.0, max_step=max_step)
+        coef, intercept = design.zeros()
+        train_batch(optimizer, batch, design, LOSS, coef, intercept)
+        # the mean log-loss gradient at zero is -0.5 for every coordinate
+        np.testing.assert_allclose(intercept, [0.5 * expected])
+        np.testing.assert_allclose(coef[:, 0], [0.5 * expected] * 2)

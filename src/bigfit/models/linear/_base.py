@@ -223,7 +223,7 @@ class LinearModel(FittedOnData, BaseEstimator):
         loss = self._make_loss(design.n_outputs)
         solver = self._solver()
         optimizer = make_optimizer(self, "sgd" if solver == "lbfgs" else solver, loss,
-                                   steps_per_epoch=1)
+                                   steps_per_epoch=1, transformer=transformer)
         return optimizer, BatchPreparer(transformer, classes, class_weight), design, loss
 
     def __sklearn_tags__(self) -> Any:

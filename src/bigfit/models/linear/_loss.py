@@ -31,11 +31,14 @@ class Loss(abc.ABC):
         True when targets are class labels.
     multi_output : bool
         True when scores have one column per class (``multinomial``).
+    curvature : float
+        A bound of the second derivative in the score (the hinge, not smooth, takes 1).
     """
 
     name: ClassVar[str]
     is_classifier: ClassVar[bool]
     multi_output: ClassVar[bool] = False
+    curvature: ClassVar[float] = 1.0  # a bound of d2 loss / dz2 (nominal for the hinge)
 
     def loss_and_gradient(self, z: np.ndarray, y: np.ndarray,
                           w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -104,6 +107,7 @@ class LogLoss(Loss):
 
     name = "log_loss"
     is_classifier = True
+    curvature = 0.25
 
     def _loss_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # In-place steps: this is the costliest part of a pass after the products with X.
@@ -136,6 +140,7 @@ class MultinomialLoss(Loss):
     name = "multinomial"
     is_classifier = True
     multi_output = True
+    curvature = 0.5
 
     def _target(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         if z.ndim != 2:

@@ -180,7 +180,7 @@ class MiniBatchOptimizer(Optimizer):
             self._seen_step = np.zeros(coef.shape[0] - d, dtype=np.int64)
         self._n_numeric = d
         t = self.step_count + 1
-        base = self._base_rate(t)
+        base = self._base_rate(t, grad.n_rows)
         eta, direction = self._precondition("coef", slice(0, d), grad.dense, t, base)
         coef[:d] = self._prox(coef[:d] - eta * direction, eta)
         eta, direction = self._precondition("intercept", slice(None), grad.intercept, t, base)
@@ -234,7 +234,8 @@ class MiniBatchOptimizer(Optimizer):
             size = np.maximum(size - (self.l1 / self.l2) * (1.0 - decay), 0.0)
         return np.sign(weights) * size
 
-    def _base_rate(self, t: int) -> float:
+    def _base_rate(self, t: int, rows: int) -> float:
+        """The step size of step ``t``, on a batch of ``rows`` rows."""
         raise NotImplementedError
 
     def _precondition(self, part: str, sel: Selector, g: np.ndarray, t: int,
@@ -275,12 +276,17 @@ class SGD(MiniBatchOptimizer):
     - ``"adaptive"``: ``eta0`` until :meth:`reduce_learning_rate` divides it (the estimator
       calls it after ``n_iter_no_change`` epochs without improvement).
 
-    As in scikit-learn, ``t`` counts samples: a step on a batch of ``B`` rows uses ``eta_t``
-    at ``t = samples_seen + 1`` on the batch's mean gradient (then ``t`` advances by ``B``).
-    With one row per batch this is scikit-learn's update; with ``B`` rows a step moves about
-    ``B`` times less than ``B`` per-sample steps would, which keeps the large early steps of
-    ``"optimal"`` stable.  ``schedule_alpha`` serves ``penalty=None`` with the
-    ``"optimal"`` schedule: ``alpha=0`` (no penalty) and ``schedule_alpha`` for the schedule.
+    As in scikit-learn, ``t`` counts samples and ``eta_t`` is a per-sample step: a step on a
+    batch of ``B`` rows at ``t = samples_seen + 1`` moves along the batch's mean gradient by
+
+        max(eta_t, min(B eta_t, max_step))
+
+    (then ``t`` advances by ``B``): about what ``B`` per-sample steps would move (the linear
+    scaling rule of Goyal et al. 2017), capped at ``max_step``, about the inverse of the mean
+    loss's curvature, which keeps the large early steps of ``"optimal"`` stable.  With one row
+    per batch, or ``max_step=None`` (the step is then ``eta_t``), this is scikit-learn's update.
+    ``schedule_alpha`` serves ``penalty=None`` with the ``"optimal"`` schedule: ``alpha=0``
+    (no penalty) and ``schedule_alpha`` for the schedule.
 
     Examples
     --------
@@ -290,14 +296,18 @@ class SGD(MiniBatchOptimizer):
 
     def __init__(self, learning_rate: str = "optimal", *, eta0: float = 0.01,
                  power_t: float = 0.5, alpha: float = 0.0001, l1_ratio: float = 0.0,
-                 loss: Loss | None = None, schedule_alpha: float | None = None) -> None:
+                 loss: Loss | None = None, schedule_alpha: float | None = None,
+                 max_step: float | None = None) -> None:
         super().__init__(alpha=alpha, l1_ratio=l1_ratio)
-        validate_params("SGD", {"learning_rate": learning_rate, "eta0": eta0, "power_t": power_t},
+        validate_params("SGD", {"learning_rate": learning_rate, "eta0": eta0, "power_t": power_t,
+                                "max_step": max_step},
                         {"learning_rate": [Options(frozenset(
                             {"constant", "optimal", "invscaling", "adaptive"}))],
                          "eta0": [Interval(float, 0.0, None, closed="neither")],
-                         "power_t": [Interval(float, None, None)]})
+                         "power_t": [Interval(float, None, None)],
+                         "max_step": [None, Interval(float, 0.0, None, closed="neither")]})
         self.learning_rate, self.eta0, self.power_t = learning_rate, float(eta0), float(power_t)
+        self.max_step = None if max_step is None else float(max_step)
         self._eta = self.eta0
         self._t0 = 0.0
         self.schedule_alpha = self.alpha if schedule_alpha is None else float(schedule_alpha)
@@ -331,8 +341,11 @@ class SGD(MiniBatchOptimizer):
         self._eta /= factor
         return self._eta
 
-    def _base_rate(self, t: int) -> float:
-        return self.learning_rate_at(self.samples_seen + 1)
+    def _base_rate(self, t: int, rows: int) -> float:
+        rate = self.learning_rate_at(self.samples_seen + 1)
+        if self.max_step is None or rows <= 1:
+            return rate
+        return max(rate, min(rows * rate, self.max_step))
 
     def _precondition(self, part: str, sel: Selector, g: np.ndarray, t: int,
                       base: float) -> tuple[float | np.ndarray, np.ndarray]:
@@ -359,7 +372,7 @@ class AdaGrad(MiniBatchOptimizer):
                          "eps": [Interval(float, 0.0, None, closed="neither")]})
         self.eta0, self.eps = float(eta0), float(eps)
 
-    def _base_rate(self, t: int) -> float:
+    def _base_rate(self, t: int, rows: int) -> float:
         return self.eta0
 
     def _precondition(self, part: str, sel: Selector, g: np.ndarray, t: int,
@@ -389,7 +402,7 @@ class Adam(MiniBatchOptimizer):
         self.eta0, self.beta1, self.beta2, self.eps = (float(eta0), float(beta1), float(beta2),
                                                        float(eps))
 
-    def _base_rate(self, t: int) -> float:
+    def _base_rate(self, t: int, rows: int) -> float:
         return self.eta0
 
     def _precondition(self, part: str, sel: Selector, g: np.ndarray, t: int,
