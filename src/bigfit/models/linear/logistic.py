@@ -36,7 +36,10 @@ class LogisticRegression(LinearClassifier):
         Rows per mini-batch step (default 1024) and per batch read for L-BFGS.
     learning_rate, eta0 :
         Step-size schedule (``"optimal"``, ``"constant"``, ``"invscaling"``, ``"adaptive"``)
-        and base step size of the mini-batch solvers.
+        and base step size of the mini-batch solvers.  SGD's schedules give per-sample step
+        sizes, as in scikit-learn; a step on a batch of ``B`` rows moves ``B`` of them along
+        the batch's mean gradient, up to a limit set from the data's scale (see
+        :class:`~bigfit.models.linear._optimizers.SGD`).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (a stable hash split) and stop when the
         validation loss stops improving; it is recorded in ``history_``.
