@@ -38,6 +38,12 @@ class FittedOnData:
     input_columns_: dict[str, list[str]]
     feature_names_in_: np.ndarray
     memory_limit: Any
+    impute: str
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.allow_nan = self.impute != "error"  # missing values are imputed
+        return tags
 
     def _check_fitted(self) -> None:
         raise NotImplementedError

@@ -181,7 +181,7 @@ def test_lazy_code_rows_equal_dense_updates(make, rtol: float) -> None:
     for start in range(0, len(data), 8):  # small batches: most code rows are missed each step
         batch = data.take(slice(start, start + 8))
         train_batch(lazy, batch, design, LOSS, coef_lazy, b_lazy)
-        _, grad = batch_gradient(batch, design, LOSS, coef_dense, b_dense)
+        _, _, grad = batch_gradient(batch, design, LOSS, coef_dense, b_dense)
         dense.step(coef_dense, b_dense, dense_gradient(grad, design.n_codes))
     lazy.flush(coef_lazy)
     assert (coef_dense == 0).sum() >= 3
@@ -211,7 +211,7 @@ def test_one_row_batches_follow_scikit_learn(schedule: str, options: dict) -> No
     coef, intercept = design.zeros()
     data = Batch(X=X, y=y.astype(np.float64))
     for i in range(len(X)):
-        _, grad = batch_gradient(data.take(slice(i, i + 1)), design, LOSS, coef, intercept)
+        _, _, grad = batch_gradient(data.take(slice(i, i + 1)), design, LOSS, coef, intercept)
         optimizer.step(coef, intercept, grad)
     np.testing.assert_allclose(coef[:, 0], reference.coef_[0], rtol=1e-9)
     np.testing.assert_allclose(intercept, reference.intercept_, rtol=1e-9)

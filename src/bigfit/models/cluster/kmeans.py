@@ -392,11 +392,6 @@ class KMeans(FittedOnData, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transf
     def _n_features_out(self) -> int:
         return int(self.n_clusters)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.impute != "error"  # missing values are imputed
-        return tags
-
     # -- predicting ------------------------------------------------------------------------
 
     def _check_fitted(self) -> None:

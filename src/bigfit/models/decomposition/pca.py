@@ -203,11 +203,6 @@ class PCA(FittedOnData, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _n_features_out(self) -> int:
         return int(self.n_components_)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.impute != "error"  # missing values are imputed
-        return tags
-
     # -- transforming ----------------------------------------------------------------------
 
     def _check_fitted(self) -> None:

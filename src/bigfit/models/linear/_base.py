@@ -226,11 +226,6 @@ class LinearModel(FittedOnData, BaseEstimator):
                                    steps_per_epoch=1, transformer=transformer)
         return optimizer, BatchPreparer(transformer, classes, class_weight), design, loss
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.impute != "error"  # missing values are imputed
-        return tags
-
     def _constraints(self) -> dict[str, list[Any]]:
         return COMMON_CONSTRAINTS
 

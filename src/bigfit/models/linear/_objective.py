@@ -96,23 +96,14 @@ def batch_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray
 
 def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
                    intercept: np.ndarray, *, index: np.ndarray | None = None,
-                   exact: bool = True) -> tuple[float, SparseGradient]:
-    """Return the batch's weighted mean loss and mean gradient (divided by ``sum(w)``).
+                   exact: bool = True) -> tuple[float, float, SparseGradient]:
+    """Return the batch's weighted mean loss, its weight sum ``sum(w)`` and its mean gradient.
 
     The gradient names only the codes present (:class:`SparseGradient`; ``index``, their
     distinct values, when known); it is what the mini-batch optimizers' ``step`` takes.
     ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
     Regularisation is left to the optimizer.
     """
-    mean_loss, _, grad = weighted_batch_gradient(batch, design, loss, coef, intercept,
-                                                 index=index, exact=exact)
-    return mean_loss, grad
-
-
-def weighted_batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
-                            intercept: np.ndarray, *, index: np.ndarray | None = None,
-                            exact: bool = True) -> tuple[float, float, SparseGradient]:
-    """:func:`batch_gradient` with the batch's weight sum: ``(mean loss, sum(w), gradient)``."""
     loss_sum, dz, weight_sum = _loss_terms(batch, design, loss, coef, intercept, exact)
     if weight_sum <= 0:
         raise DataError("The batch has zero total sample weight; it cannot give a mean gradient.")

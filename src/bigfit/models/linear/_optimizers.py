@@ -36,7 +36,7 @@ from bigfit.data.batch import Batch
 from bigfit.exceptions import InvalidParameterError
 from bigfit.models.linear._design import LinearDesign, SparseGradient, distinct_codes
 from bigfit.models.linear._loss import Loss
-from bigfit.models.linear._objective import weighted_batch_gradient
+from bigfit.models.linear._objective import batch_gradient
 
 Selector = slice | np.ndarray
 
@@ -129,8 +129,8 @@ def train_batch(optimizer: Optimizer, batch: Batch, design: LinearDesign, loss: 
     if batch.codes is not None and batch.codes.size:
         index = distinct_codes(batch.codes.reshape(-1), design.n_codes)
         optimizer.refresh(coef, index)
-    mean_loss, weight, grad = weighted_batch_gradient(batch, design, loss, coef, intercept,
-                                                      index=index, exact=exact)
+    mean_loss, weight, grad = batch_gradient(batch, design, loss, coef, intercept, index=index,
+                                             exact=exact)
     optimizer.step(coef, intercept, grad)
     return mean_loss, weight
 
