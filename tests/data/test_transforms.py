@@ -206,6 +206,41 @@ def test_hashing_is_reproducible_for_a_seed_and_differs_for_another():
     np.testing.assert_array_equal(local[hashes != 0], expected[hashes != 0])
 
 
+def _splitmix64(value: int, seed: int) -> int:
+    """The splitmix64 finaliser of ``value + seed``, one value at a time in Python ints."""
+    mask = (1 << 64) - 1
+    z = (value + (seed & mask) * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("shape", [(0,), (7,), (8192,), (20_001,), (9_000, 3)])
+def test_mix64_equals_splitmix64_across_its_blocks(shape):
+    values = np.random.default_rng(5).integers(0, 2**63, size=shape, dtype=np.uint64)
+    before = values.copy()
+    for seed in (0, -1):
+        mixed = mix64(values, seed)
+        assert mixed.shape == values.shape and mixed.dtype == np.uint64
+        expected = [_splitmix64(int(v), seed) for v in values.reshape(-1)]
+        assert mixed.reshape(-1).tolist() == expected
+    np.testing.assert_array_equal(values, before)  # the input is left alone
+    if values.ndim == 2:  # any memory layout
+        np.testing.assert_array_equal(mix64(np.asfortranarray(values), 3), mix64(values, 3))
+
+
+def test_hash_codes_over_many_blocks_with_missing_values():
+    hashes = np.random.default_rng(6).integers(1, 2**63, size=(50_000, 3), dtype=np.uint64)
+    hashes[::11, 1] = 0
+    hashes[::13, 2] = 0
+    X = np.zeros((len(hashes), 1), dtype=np.float32)
+    ft = FeatureTransformer(n_buckets=1000, seed=4).fit(Batch(X=X, hashes=hashes))
+    codes = ft.transform(Batch(X=X, hashes=hashes), copy=True).codes
+    expected = (mix64(hashes, 4) % np.uint64(1000)).astype(np.int64)
+    expected[hashes == 0] = 1000
+    np.testing.assert_array_equal(codes, expected + np.arange(3) * 1001)
+
+
 def test_hashing_with_any_bucket_count():
     X, hashes = make_data(n=200)
     ft = FeatureTransformer(n_buckets=10).fit(Batch(X=X, hashes=hashes))

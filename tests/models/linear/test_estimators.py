@@ -14,6 +14,7 @@ from sklearn.metrics import log_loss
 import bigfit
 from bigfit import Dataset, LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
 from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
+from bigfit.models.linear._target import encode_labels
 
 ALPHA = 1e-3
 
@@ -169,6 +170,16 @@ def test_bad_input(binary, table) -> None:
         SGDRegressor(learning_rate="constant", eta0=1e6, random_state=0).fit(X, X[:, 0] * 1e6)
     with pytest.raises(InvalidParameterError, match="'alpha' parameter of LogisticRegression"):
         LogisticRegression(alpha=-1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("classes", [[0, 1, 2], [1, 2, 5], ["a", "b", "c"]])
+def test_labels_become_class_indices_and_unseen_ones_are_refused(classes) -> None:
+    classes = np.array(classes)
+    y = classes[[2, 0, 1, 0]]
+    np.testing.assert_array_equal(encode_labels(y, classes), [2, 0, 1, 0])
+    for unseen in ([7], [-1]) if classes.dtype.kind in "iu" else (["z"],):
+        with pytest.raises(DataError, match=rf"Label\(s\) {unseen[0]!r} were not seen in fit"):
+            encode_labels(np.concatenate([y, np.array(unseen, dtype=y.dtype)]), classes)
 
 
 def test_partial_fit_streams_to_the_optimum(binary) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from bigfit.data._hashing import MISSING, mix64
 
 INT32_LIMIT = int(np.iinfo(np.int32).max)
+_BLOCK_VALUES = 16384
 
 
 class HashEncoder:
@@ -48,14 +49,21 @@ class HashEncoder:
 
     def encode(self, hashes: np.ndarray) -> np.ndarray:
         """Return int32 codes of shape ``hashes.shape`` (``(n_rows, n_columns)``)."""
-        buckets = mix64(hashes, self.seed)
-        if self.n_buckets & (self.n_buckets - 1) == 0:
-            buckets &= np.uint64(self.n_buckets - 1)
-        else:
-            buckets %= np.uint64(self.n_buckets)
-        buckets += self._offsets
-        codes = buckets.astype(np.int32)
-        np.copyto(codes, self._missing, where=hashes == MISSING)
+        codes = np.empty(hashes.shape, dtype=np.int32)
+        rows = max(1, _BLOCK_VALUES // max(self.n_columns, 1))  # a block stays in the CPU cache
+        for first in range(0, len(hashes), rows):
+            block = hashes[first:first + rows]
+            buckets = mix64(block, self.seed)
+            if self.n_buckets & (self.n_buckets - 1) == 0:
+                buckets &= np.uint64(self.n_buckets - 1)
+            else:
+                buckets %= np.uint64(self.n_buckets)
+            out = codes[first:first + rows]
+            for j, offset in enumerate(self._offsets):  # per column: no length-2 inner loops
+                np.add(buckets[:, j], offset, out=out[:, j], casting="unsafe")
+            missing = block == MISSING
+            if missing.any():
+                np.copyto(out, self._missing, where=missing)
         return codes
 
     def names(self, columns: list[str]) -> list[str]:

@@ -74,6 +74,9 @@ def _missing(y: np.ndarray) -> np.ndarray:
 
 def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Return the index of each label in ``classes``; unseen labels raise :class:`DataError`."""
+    if _counting(classes) and y.dtype.kind in "iu" and len(y) and \
+            y.min() >= 0 and y.max() < len(classes):
+        return y.astype(np.int64, copy=False)  # labels 0, 1, ..., K-1 are their own index
     if classes.dtype.kind in "biuf" and y.dtype.kind in "biuf":
         index = np.searchsorted(classes, y)
         index = np.clip(index, 0, len(classes) - 1)
@@ -87,6 +90,11 @@ def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
         raise DataError(f"Label(s) {', '.join(unseen)} were not seen in fit; known classes are "
                         f"{classes.tolist()[:20]}.")
     return index.astype(np.int64)
+
+
+def _counting(classes: np.ndarray) -> bool:
+    """True when ``classes`` are the integers ``0, 1, ..., K-1``."""
+    return classes.dtype.kind in "iu" and bool(np.array_equal(classes, np.arange(len(classes))))
 
 
 def class_weights(class_weight: Any, classes: np.ndarray, summary: TargetSummary) -> np.ndarray:
