@@ -145,12 +145,12 @@ def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, inte
         if not len(prepared):
             continue
         order = rng.permutation(len(prepared)) if rng is not None else None
-        weighted = bool(prepared.w.min() > 0)  # then no step has zero weight
+        positive = prepared.w is None or bool(prepared.w.min() > 0)  # no step of zero weight
         for start in range(0, len(prepared), task.batch_size):
             rows_of_step = slice(start, start + task.batch_size) if order is None \
                 else order[start:start + task.batch_size]
             part = prepared.take(rows_of_step)
-            if not weighted and not part.w.sum() > 0:
+            if not positive and not part.w.sum() > 0:
                 continue
             mean, weight = train_batch(optimizer, part, task.design, task.loss, coef, intercept,
                                        exact=False)

@@ -40,6 +40,7 @@ from bigfit.models.linear._objective import batch_gradient
 
 Selector = slice | np.ndarray
 
+_UNSCALED = 1.0  # the lazy rows' step sizes are the base rates (plain SGD)
 _REGULARISATION = {"alpha": [Interval(float, 0.0, None)], "l1_ratio": [Interval(float, 0.0, 1.0)]}
 
 
@@ -223,15 +224,18 @@ class MiniBatchOptimizer(Optimizer):
         """The penalty of the ``n`` steps before step ``t`` that the code rows missed."""
         if self.alpha == 0:
             return weights
-        n = (t - 1 - self._seen_step[index])[:, None]
-        total = (self._elapsed - self._seen[index])[:, None] * self._lazy_scale(rows, t)
+        n = (t - 1) - self._seen_step[index]
+        total = (self._elapsed - self._seen[index])[:, None]
+        scale = self._lazy_scale(rows, t)
+        if scale is not _UNSCALED:
+            total = total * scale
         if not self.l2:
             return np.sign(weights) * np.maximum(np.abs(weights) - total * self.l1, 0.0)
-        mean_step = total / np.maximum(n, 1)
-        decay = np.exp(-n * np.log1p(mean_step * self.l2))  # (1 + e l2)^-n
-        size = decay * np.abs(weights)
-        if self.l1:
-            size = np.maximum(size - (self.l1 / self.l2) * (1.0 - decay), 0.0)
+        missed = np.maximum(n, 1)[:, None]
+        decay = np.exp(-missed * np.log1p(total * (self.l2 / missed)))  # (1 + e l2)^-n
+        if not self.l1:
+            return weights * decay
+        size = np.maximum(decay * np.abs(weights) - (self.l1 / self.l2) * (1.0 - decay), 0.0)
         return np.sign(weights) * size
 
     def _base_rate(self, t: int, rows: int) -> float:
@@ -246,7 +250,7 @@ class MiniBatchOptimizer(Optimizer):
 
     def _lazy_scale(self, rows: np.ndarray, t: int) -> float | np.ndarray:
         """Per-coordinate factor of the base rate for code ``rows`` before step ``t``."""
-        return 1.0
+        return _UNSCALED
 
     def _slot(self, part: str, name: str) -> np.ndarray:
         return (self._coef if part == "coef" else self._intercept)[name]

@@ -48,7 +48,7 @@ class BatchPreparer:
 
     The result is a :class:`Batch` whose ``X`` is imputed and scaled, ``codes`` encoded,
     ``y`` the class index (classifiers) or float64 value (regressors), and ``w`` the
-    float64 sample weight times the class weight.
+    float64 sample weight times the class weight (None when both are absent: unit weights).
 
     Attributes
     ----------
@@ -78,13 +78,13 @@ class BatchPreparer:
             if not keep.all():
                 batch = batch.take(keep)
         batch = self.transformer.transform(batch, scale=self.scale, complete=self.complete)
-        w = np.ones(len(batch), dtype=np.float64) if batch.w is None else batch.w.astype(np.float64)
+        w = None if batch.w is None else batch.w.astype(np.float64)
         y = None
         if with_target and batch.y is not None:
             if self.classes is not None:
                 y = encode_labels(batch.y, self.classes)
                 if self.class_weight is not None:
-                    w = w * self.class_weight[y]
+                    w = self.class_weight[y] if w is None else w * self.class_weight[y]
             else:
                 y = batch.y.astype(np.float64, copy=False)
         return batch.replace(y=y, w=w)
