@@ -29,6 +29,8 @@ from bigfit.exceptions import DataError
 
 _BLOCK_BYTES = 1 << 21
 
+Gradient = tuple[np.ndarray, np.ndarray]  # (grad_coef, grad_intercept)
+
 
 @dataclass(frozen=True, slots=True)
 class SparseGradient:
@@ -117,20 +119,30 @@ class LinearDesign:
         z += intercept
         return z
 
-    def gradient(self, X: np.ndarray, codes: np.ndarray | None,
-                 dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
+                 out: Gradient | None = None) -> Gradient:
         """Return the dense ``grad_coef`` ``(n_features, n_outputs)`` and ``grad_intercept``.
 
         ``grad_coef[:d] = X.T @ dz``; ``grad_coef[d + c, k] = sum of dz[i, k] over (i, j) with
-        codes[i, j] == c``.
+        codes[i, j] == c``.  With ``out`` (the pair of a previous call), the batch's gradient
+        is added into it: a pass sums its batches without a code-sized array per batch.
         """
         dz = dz.reshape(len(X), self.n_outputs)
-        grad = np.zeros((self.n_features, self.n_outputs))
-        grad[: self.n_numeric] = dense_gradient(X, dz)
-        by_code = grad[self.n_numeric:]
+        return self.add_gradient(codes, dz, dense_gradient(X, dz), dz.sum(axis=0), out)
+
+    def add_gradient(self, codes: np.ndarray | None, dz: np.ndarray, dense: np.ndarray,
+                     intercept: np.ndarray, out: Gradient | None = None) -> Gradient:
+        """Add a batch's numeric rows ``dense``, ``intercept`` and code sums of ``dz`` into
+        ``out`` (zeros when None); return ``out``."""
+        if out is None:
+            out = (np.zeros((self.n_features, self.n_outputs)), np.zeros(self.n_outputs))
+        grad, grad_intercept = out
+        grad[: self.n_numeric] += dense
+        grad_intercept += intercept
         if codes is None or not codes.shape[1]:
-            return grad, dz.sum(axis=0)
-        per_column = self.n_codes <= len(X)  # else one bincount, not one per column
+            return out
+        by_code = grad[self.n_numeric:]
+        per_column = self.n_codes <= len(dz)  # else add in place, not a code-sized count
         flat = codes.reshape(-1)
         for k in range(self.n_outputs):
             if per_column:
@@ -138,9 +150,8 @@ class LinearDesign:
                     by_code[:, k] += np.bincount(codes[:, j], weights=dz[:, k],
                                                  minlength=self.n_codes)
             else:
-                by_code[:, k] = np.bincount(flat, weights=np.repeat(dz[:, k], codes.shape[1]),
-                                            minlength=self.n_codes)
-        return grad, dz.sum(axis=0)
+                np.add.at(by_code[:, k], flat, np.repeat(dz[:, k], codes.shape[1]))
+        return out
 
     def sparse_gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
                         index: np.ndarray | None = None, *, exact: bool = True) -> SparseGradient:
@@ -329,12 +340,13 @@ class StandardizedDesign:
         return self.base.split_scores(dense, coef[d:], intercept - self.mean @ dense, X, codes,
                                       exact=exact)
 
-    def gradient(self, X: np.ndarray, codes: np.ndarray | None,
-                 dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
+                 out: Gradient | None = None) -> Gradient:
         """Gradient with respect to the standardised coefficients, from raw ``X``."""
-        grad, grad_intercept = self.base.gradient(X, codes, dz)
-        self._standardise(grad, grad_intercept)
-        return grad, grad_intercept
+        dz = dz.reshape(len(X), self.n_outputs)
+        dense, intercept = dense_gradient(X, dz), dz.sum(axis=0)
+        self._standardise(dense, intercept)
+        return self.base.add_gradient(codes, dz, dense, intercept, out)
 
     def sparse_gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
                         index: np.ndarray | None = None, *, exact: bool = True) -> SparseGradient:

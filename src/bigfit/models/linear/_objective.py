@@ -87,11 +87,21 @@ def _loss_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray
 def batch_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
                 intercept: np.ndarray, *, with_gradient: bool = True) -> Partial:
     """Return the :class:`Partial` of one prepared batch."""
+    return _add_terms(None, batch, design, loss, coef, intercept, with_gradient)
+
+
+def _add_terms(total: Partial | None, batch: Batch, design: LinearDesign, loss: Loss,
+               coef: np.ndarray, intercept: np.ndarray, with_gradient: bool) -> Partial:
+    """``total`` plus the terms of ``batch``; the gradient arrays of ``total`` are reused."""
     loss_sum, dz, weight_sum = _loss_terms(batch, design, loss, coef, intercept)
     grad_coef = grad_intercept = None
     if with_gradient:
-        grad_coef, grad_intercept = design.gradient(batch.X, batch.codes, dz)
-    return Partial(loss_sum, grad_coef, grad_intercept, weight_sum, len(batch))
+        out = None if total is None else (total.grad_coef, total.grad_intercept)
+        grad_coef, grad_intercept = design.gradient(batch.X, batch.codes, dz, out)
+    if total is None:
+        return Partial(loss_sum, grad_coef, grad_intercept, weight_sum, len(batch))
+    return Partial(total.loss_sum + loss_sum, grad_coef, grad_intercept,
+                   total.weight_sum + weight_sum, total.rows + len(batch))
 
 
 def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
@@ -129,9 +139,8 @@ def shard_terms(shard: Any, state: ShardTask | Broadcast[ShardTask]) -> Partial:
     total: Partial | None = None
     for raw in iter_batches(shard, task.batch_size):
         batch = raw if task.prepare is None else task.prepare(raw)
-        part = batch_terms(batch, task.design, task.loss, task.coef, task.intercept,
-                           with_gradient=task.with_gradient)
-        total = part if total is None else combine(total, part)
+        total = _add_terms(total, batch, task.design, task.loss, task.coef, task.intercept,
+                           task.with_gradient)
     if total is None:  # an empty shard (e.g. all rows on the other side of the holdout)
         n_out = task.design.n_outputs
         zeros = task.with_gradient
