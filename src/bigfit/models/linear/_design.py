@@ -7,7 +7,8 @@ Parameters are ``coef`` of shape ``(n_features, n_outputs)`` with ``n_features =
     z = X @ coef[:d] + sum_j coef[d + codes[:, j]] + intercept
 
 and the gradient of ``sum_i dz_i . z_i`` is ``X.T @ dz`` for the numeric rows and a
-``bincount`` of ``dz`` over the codes for the categorical rows.
+sum of ``dz`` over the codes for the categorical rows (compiled loops of
+:mod:`~bigfit.models.linear._kernels`).
 
 Full-batch products with the float32 ``X`` (``scores``, ``gradient``: L-BFGS, evaluation)
 accumulate in float64.  They run over blocks of rows whose float64 copy fits in the CPU
@@ -20,16 +21,17 @@ cost a third of the float64 ones.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from bigfit.exceptions import DataError
+from bigfit.models.linear._kernels import add_rows, add_to_rows, index_codes
 
 _BLOCK_BYTES = 1 << 21
 
 Gradient = tuple[np.ndarray, np.ndarray]  # (grad_coef, grad_intercept)
+CodeIndex = tuple[np.ndarray, np.ndarray]  # a batch's distinct codes, and each code's rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +115,8 @@ class LinearDesign:
         """:meth:`scores` from the numeric rows ``dense`` and the code rows ``table`` of ``coef``."""
         self._check(X, codes)
         z = dense_product(X, dense) if exact else single_product(X, dense)
-        if codes is not None:
-            for j in range(codes.shape[1]):  # a gather per column: 5x faster than one 3-D take
-                z += np.take(table, codes[:, j], axis=0)
+        if codes is not None and codes.size:
+            add_rows(z, table, codes)
         z += intercept
         return z
 
@@ -141,38 +142,25 @@ class LinearDesign:
         grad_intercept += intercept
         if codes is None or not codes.shape[1]:
             return out
-        by_code = grad[self.n_numeric:]
-        per_column = self.n_codes <= len(dz)  # else add in place, not a code-sized count
-        flat = codes.reshape(-1)
-        for k in range(self.n_outputs):
-            if per_column:
-                for j in range(codes.shape[1]):
-                    by_code[:, k] += np.bincount(codes[:, j], weights=dz[:, k],
-                                                 minlength=self.n_codes)
-            else:
-                np.add.at(by_code[:, k], flat, np.repeat(dz[:, k], codes.shape[1]))
+        add_to_rows(grad[self.n_numeric:], codes, dz)
         return out
 
     def sparse_gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
-                        index: np.ndarray | None = None, *, exact: bool = True) -> SparseGradient:
+                        index: CodeIndex | None = None, *, exact: bool = True) -> SparseGradient:
         """Return the gradient as a :class:`SparseGradient`: only the code rows in ``codes``.
 
-        ``index`` may give the distinct codes (:func:`distinct_codes`) when the caller has
-        them already; ``exact=False`` multiplies ``X`` in float32.
+        ``index`` may give the batch's ``(distinct, ranks)`` (:func:`index_codes`) when the
+        caller has them already; ``exact=False`` multiplies ``X`` in float32.
         """
         dz = dz.reshape(len(X), self.n_outputs)
         dense = dense_gradient(X, dz) if exact else single_gradient(X, dz)
         if codes is None or not codes.size:
             return SparseGradient(dense, np.zeros(0, dtype=np.intp), np.zeros((0, self.n_outputs)),
                                   dz.sum(axis=0), len(X))
-        flat = codes.reshape(-1)
-        if index is None:
-            index = distinct_codes(flat, self.n_codes)
-        by_code = np.empty((len(index), self.n_outputs))
-        for k in range(self.n_outputs):
-            by_code[:, k] = code_sums(flat, np.repeat(dz[:, k], codes.shape[1]), index,
-                                      self.n_codes)
-        return SparseGradient(dense, index, by_code, dz.sum(axis=0), len(X))
+        distinct, ranks = index_codes(codes, self.n_codes) if index is None else index
+        by_code = np.zeros((len(distinct), self.n_outputs))
+        add_to_rows(by_code, ranks, dz)
+        return SparseGradient(dense, distinct, by_code, dz.sum(axis=0), len(X))
 
     def pack(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Return ``coef`` (row-major) then ``intercept`` as one flat float64 vector."""
@@ -239,54 +227,6 @@ def single_gradient(X: np.ndarray, dz: np.ndarray) -> np.ndarray:
     return (X.T @ dz.astype(X.dtype, copy=False)).astype(np.float64)
 
 
-class _Scratch(threading.local):
-    """Per-thread zeroed work arrays over the code space, reused by every step.
-
-    Each user leaves the entries it touched at zero again, so a step costs the size of
-    its batch, not of the code space.
-    """
-
-    def __init__(self) -> None:
-        self.sums = np.zeros(0)
-        self.slots = np.zeros(0, dtype=np.intp)
-
-    def reserve(self, n_codes: int) -> None:
-        if len(self.sums) < n_codes:
-            self.sums = np.zeros(n_codes)
-            self.slots = np.zeros(n_codes, dtype=np.intp)
-
-
-_SCRATCH = _Scratch()
-
-
-def distinct_codes(flat: np.ndarray, n_codes: int) -> np.ndarray:
-    """The distinct values of ``flat`` (codes in ``[0, n_codes)``), in no particular order.
-
-    Each code's entry of a scratch array receives the position of one of its occurrences;
-    the positions that read back their own index are one per distinct code.  Linear in
-    ``len(flat)``: a third of ``np.unique``'s sort for a mini-batch's codes.
-    """
-    if n_codes <= 2 * len(flat):
-        return np.flatnonzero(np.bincount(flat, minlength=n_codes))
-    _SCRATCH.reserve(n_codes)
-    slots = _SCRATCH.slots
-    positions = np.arange(len(flat))
-    slots[flat] = positions
-    return flat[slots[flat] == positions].astype(np.intp, copy=False)
-
-
-def code_sums(flat: np.ndarray, values: np.ndarray, index: np.ndarray, n_codes: int) -> np.ndarray:
-    """Sum ``values`` by code: one sum per code of ``index`` (the distinct codes of ``flat``)."""
-    if n_codes <= 2 * len(flat):
-        return np.bincount(flat, weights=values, minlength=n_codes)[index]
-    _SCRATCH.reserve(n_codes)
-    sums = _SCRATCH.sums
-    np.add.at(sums, flat, values)
-    out = sums[index]
-    sums[index] = 0.0
-    return out
-
-
 @dataclass(frozen=True)
 class StandardizedDesign:
     """A :class:`LinearDesign` over standardised numeric features, computed from raw ones.
@@ -349,7 +289,7 @@ class StandardizedDesign:
         return self.base.add_gradient(codes, dz, dense, intercept, out)
 
     def sparse_gradient(self, X: np.ndarray, codes: np.ndarray | None, dz: np.ndarray,
-                        index: np.ndarray | None = None, *, exact: bool = True) -> SparseGradient:
+                        index: CodeIndex | None = None, *, exact: bool = True) -> SparseGradient:
         """:meth:`LinearDesign.sparse_gradient` with respect to the standardised coefficients."""
         grad = self.base.sparse_gradient(X, codes, dz, index, exact=exact)
         self._standardise(grad.dense, grad.intercept)

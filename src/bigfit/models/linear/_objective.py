@@ -26,7 +26,7 @@ import numpy as np
 from bigfit.data.batch import Batch
 from bigfit.engine.base import Broadcast, Engine, tree_combine
 from bigfit.exceptions import DataError, EmptyDatasetError
-from bigfit.models.linear._design import LinearDesign, SparseGradient
+from bigfit.models.linear._design import CodeIndex, LinearDesign, SparseGradient
 from bigfit.models.linear._loss import Loss
 
 Prepare = Callable[[Batch], Batch]
@@ -105,12 +105,13 @@ def _add_terms(total: Partial | None, batch: Batch, design: LinearDesign, loss: 
 
 
 def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
-                   intercept: np.ndarray, *, index: np.ndarray | None = None,
+                   intercept: np.ndarray, *, index: CodeIndex | None = None,
                    exact: bool = True) -> tuple[float, float, SparseGradient]:
     """Return the batch's weighted mean loss, its weight sum ``sum(w)`` and its mean gradient.
 
-    The gradient names only the codes present (:class:`SparseGradient`; ``index``, their
-    distinct values, when known); it is what the mini-batch optimizers' ``step`` takes.
+    The gradient names only the codes present (:class:`SparseGradient`; ``index``, the
+    batch's distinct codes and their ranks, when known); it is what the mini-batch
+    optimizers' ``step`` takes.
     ``exact=False`` multiplies in float32 (see :mod:`~bigfit.models.linear._design`).
     Regularisation is left to the optimizer.
     """

@@ -34,7 +34,8 @@ import numpy as np
 from bigfit._params import Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.exceptions import InvalidParameterError
-from bigfit.models.linear._design import LinearDesign, SparseGradient, distinct_codes
+from bigfit.models.linear._design import LinearDesign, SparseGradient
+from bigfit.models.linear._kernels import index_codes
 from bigfit.models.linear._loss import Loss
 from bigfit.models.linear._objective import batch_gradient
 
@@ -128,8 +129,8 @@ def train_batch(optimizer: Optimizer, batch: Batch, design: LinearDesign, loss: 
     """
     index = None
     if batch.codes is not None and batch.codes.size:
-        index = distinct_codes(batch.codes.reshape(-1), design.n_codes)
-        optimizer.refresh(coef, index)
+        index = index_codes(batch.codes, design.n_codes)
+        optimizer.refresh(coef, index[0])
     mean_loss, weight, grad = batch_gradient(batch, design, loss, coef, intercept, index=index,
                                              exact=exact)
     optimizer.step(coef, intercept, grad)
