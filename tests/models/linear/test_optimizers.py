@@ -170,9 +170,11 @@ def dense_gradient(grad: SparseGradient, n_codes: int) -> SparseGradient:
     (lambda: SGD("constant", eta0=0.5, alpha=0.05, l1_ratio=0.4), 1e-9),
     (lambda: AdaGrad(0.3, alpha=0.05, l1_ratio=1.0), 1e-9),
     (lambda: AdaGrad(0.3, alpha=0.05, l1_ratio=0.4), 1e-9),
+    (lambda: SGD("constant", eta0=0.5, alpha=0.05), 1e-9),
+    (lambda: AdaGrad(0.3, alpha=0.05), 1e-9),
     (lambda: SGD("invscaling", eta0=0.5, alpha=0.05, l1_ratio=0.4), 1e-3),
-], ids=["sgd-l1", "sgd-constant-elastic", "adagrad-l1", "adagrad-elastic",
-        "sgd-invscaling-elastic"])
+], ids=["sgd-l1", "sgd-constant-elastic", "adagrad-l1", "adagrad-elastic", "sgd-constant-l2",
+        "adagrad-l2", "sgd-invscaling-elastic"])
 def test_lazy_code_rows_equal_dense_updates(make, rtol: float) -> None:
     design, data = categorical_data(n=400, seed=1)
     lazy, dense = make(), make()
@@ -184,7 +186,7 @@ def test_lazy_code_rows_equal_dense_updates(make, rtol: float) -> None:
         _, _, grad = batch_gradient(batch, design, LOSS, coef_dense, b_dense)
         dense.step(coef_dense, b_dense, dense_gradient(grad, design.n_codes))
     lazy.flush(coef_lazy)
-    assert (coef_dense == 0).sum() >= 3
+    assert (coef_dense == 0).sum() >= 3 or not lazy.l1  # L1 makes exact zeros
     np.testing.assert_allclose(coef_lazy, coef_dense, rtol=rtol, atol=rtol * 1e-2)
     np.testing.assert_allclose(b_lazy, b_dense, rtol=rtol)
     if rtol < 1e-6:  # exact: the same zeros

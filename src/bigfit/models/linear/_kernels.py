@@ -9,6 +9,7 @@ cached on disk.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -50,6 +51,29 @@ def _scatter_add(table, codes, dz):  # type: ignore[no-untyped-def]
             row = codes[i, j]
             for k in range(dz.shape[1]):
                 table[row, k] += dz[i, k]
+
+
+@njit(nogil=True, cache=True)
+def _catch_up(table, index, seen, seen_step, elapsed, last_step, scale, l1, l2):  # type: ignore[no-untyped-def]
+    scaled = scale.shape[0] > 0
+    for r in range(index.shape[0]):
+        code = index[r]
+        missed = last_step - seen_step[code]
+        owed = elapsed - seen[code]
+        seen[code] = elapsed
+        seen_step[code] = last_step
+        if missed <= 0 and owed == 0.0:
+            continue
+        missed = max(missed, 1)
+        for k in range(table.shape[1]):
+            total = owed * scale[r, k] if scaled else owed
+            weight = table[code, k]
+            if l2 == 0.0:
+                size = abs(weight) - total * l1
+            else:
+                decay = math.exp(-missed * math.log1p(total * l2 / missed))  # (1 + e l2)^-n
+                size = decay * abs(weight) - (l1 / l2) * (1.0 - decay)
+            table[code, k] = math.copysign(max(size, 0.0), weight)
 
 
 class _Slots(threading.local):
@@ -97,3 +121,22 @@ def add_rows(z: np.ndarray, table: np.ndarray, codes: np.ndarray) -> None:
 def add_to_rows(table: np.ndarray, codes: np.ndarray, dz: np.ndarray) -> None:
     """``table[codes[i, j]] += dz[i]`` for every ``(i, j)``, in place (code gradients)."""
     _scatter_add(table, codes, dz)
+
+
+def catch_up(table: np.ndarray, index: np.ndarray, seen: np.ndarray, seen_step: np.ndarray,
+             elapsed: float, last_step: int, scale: np.ndarray | None, l1: float,
+             l2: float) -> None:
+    """Apply to the code rows ``table[index]`` the penalty of the steps that missed them.
+
+    A row last touched at step ``seen_step[c]``, when the sum of step sizes was
+    ``seen[c]``, owes ``n = last_step - seen_step[c]`` proximal steps of mean size
+    ``e = (elapsed - seen[c]) * scale / n``: ``|w| <- max(A |w| - (l1 / l2) (1 - A), 0)``
+    with ``A = (1 + e l2)^-n`` (``|w| - n e l1`` when ``l2 = 0``).  ``seen`` and
+    ``seen_step`` of those rows are brought to ``elapsed`` and ``last_step``.  ``scale``
+    (rows x outputs, or None for 1) is each row's factor of the base step sizes.
+    """
+    _catch_up(table, index, seen, seen_step, float(elapsed), int(last_step),
+              _NO_SCALE if scale is None else scale, float(l1), float(l2))
+
+
+_NO_SCALE = np.zeros((0, 0))

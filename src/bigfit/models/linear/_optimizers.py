@@ -35,13 +35,12 @@ from bigfit._params import Interval, Options, validate_params
 from bigfit.data.batch import Batch
 from bigfit.exceptions import InvalidParameterError
 from bigfit.models.linear._design import LinearDesign, SparseGradient
-from bigfit.models.linear._kernels import index_codes
+from bigfit.models.linear._kernels import catch_up, index_codes
 from bigfit.models.linear._loss import Loss
 from bigfit.models.linear._objective import batch_gradient
 
 Selector = slice | np.ndarray
 
-_UNSCALED = 1.0  # the lazy rows' step sizes are the base rates (plain SGD)
 _REGULARISATION = {"alpha": [Interval(float, 0.0, None)], "l1_ratio": [Interval(float, 0.0, 1.0)]}
 
 
@@ -201,10 +200,9 @@ class MiniBatchOptimizer(Optimizer):
         """Apply the penalty the code rows ``index`` owe for the steps that missed them."""
         if self.alpha == 0 or not len(self._seen) or not len(index):
             return
-        rows = self._n_numeric + index
-        coef[rows] = self._catch_up(coef[rows], index, rows, self.step_count + 1)
-        self._seen[index] = self._elapsed
-        self._seen_step[index] = self.step_count
+        scale = self._lazy_scale(self._n_numeric + index, self.step_count + 1)
+        catch_up(coef[self._n_numeric:], index, self._seen, self._seen_step, self._elapsed,
+                 self.step_count, scale, self.l1, self.l2)
 
     def flush(self, coef: np.ndarray) -> None:
         """Apply the penalty every code row still owes; call before reading ``coef``."""
@@ -220,25 +218,6 @@ class MiniBatchOptimizer(Optimizer):
             u = np.sign(u) * np.maximum(np.abs(u) - eta * self.l1, 0.0)
         return u / (1.0 + eta * self.l2) if self.l2 else u
 
-    def _catch_up(self, weights: np.ndarray, index: np.ndarray, rows: np.ndarray,
-                  t: int) -> np.ndarray:
-        """The penalty of the ``n`` steps before step ``t`` that the code rows missed."""
-        if self.alpha == 0:
-            return weights
-        n = (t - 1) - self._seen_step[index]
-        total = (self._elapsed - self._seen[index])[:, None]
-        scale = self._lazy_scale(rows, t)
-        if scale is not _UNSCALED:
-            total = total * scale
-        if not self.l2:
-            return np.sign(weights) * np.maximum(np.abs(weights) - total * self.l1, 0.0)
-        missed = np.maximum(n, 1)[:, None]
-        decay = np.exp(-missed * np.log1p(total * (self.l2 / missed)))  # (1 + e l2)^-n
-        if not self.l1:
-            return weights * decay
-        size = np.maximum(decay * np.abs(weights) - (self.l1 / self.l2) * (1.0 - decay), 0.0)
-        return np.sign(weights) * size
-
     def _base_rate(self, t: int, rows: int) -> float:
         """The step size of step ``t``, on a batch of ``rows`` rows."""
         raise NotImplementedError
@@ -249,9 +228,10 @@ class MiniBatchOptimizer(Optimizer):
         return the step sizes and the direction."""
         raise NotImplementedError
 
-    def _lazy_scale(self, rows: np.ndarray, t: int) -> float | np.ndarray:
-        """Per-coordinate factor of the base rate for code ``rows`` before step ``t``."""
-        return _UNSCALED
+    def _lazy_scale(self, rows: np.ndarray, t: int) -> np.ndarray | None:
+        """Per-coordinate factor of the base rate for code ``rows`` before step ``t``
+        (None: 1)."""
+        return None
 
     def _slot(self, part: str, name: str) -> np.ndarray:
         return (self._coef if part == "coef" else self._intercept)[name]
@@ -386,7 +366,7 @@ class AdaGrad(MiniBatchOptimizer):
         sum_sq[sel] += g * g
         return base / (np.sqrt(sum_sq[sel]) + self.eps), g
 
-    def _lazy_scale(self, rows: np.ndarray, t: int) -> float | np.ndarray:
+    def _lazy_scale(self, rows: np.ndarray, t: int) -> np.ndarray | None:
         return 1.0 / (np.sqrt(self._coef["sum_sq"][rows]) + self.eps)
 
 
@@ -418,6 +398,6 @@ class Adam(MiniBatchOptimizer):
         v_hat = v[sel] / (1.0 - self.beta2**t)
         return base / (np.sqrt(v_hat) + self.eps), m[sel] / (1.0 - self.beta1**t)
 
-    def _lazy_scale(self, rows: np.ndarray, t: int) -> float | np.ndarray:
+    def _lazy_scale(self, rows: np.ndarray, t: int) -> np.ndarray | None:
         v_hat = self._coef["v"][rows] / (1.0 - self.beta2 ** max(t - 1, 1))
         return 1.0 / (np.sqrt(v_hat) + self.eps)
