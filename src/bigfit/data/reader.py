@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +24,17 @@ class Reader:
     """Everything a worker needs to read a piece: format, filesystem, schema and roles.
 
     Small and picklable; it holds no data.
+
+    Attributes
+    ----------
+    random_access : bool
+        Class attribute: True when :meth:`shuffled_batches` gathers a piece's rows in any
+        order at the cost of one copy (a cache), so a shuffled stream is best read piece by
+        piece; False when it reads in file order and shuffles a window afterwards, so a
+        window spanning pieces is as cheap and shuffles better.
     """
+
+    random_access: ClassVar[bool] = False
 
     format: Format
     filesystem: pafs.FileSystem | None

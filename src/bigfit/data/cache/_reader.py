@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from bigfit.data.batch import Batch
 from bigfit.data.budget import Budget
@@ -42,6 +43,8 @@ class CachingReader(Reader):
     directory : str
         The cache's local root directory.
     """
+
+    random_access: ClassVar[bool] = True
 
     directory: str = ""
 
