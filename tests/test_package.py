@@ -25,6 +25,19 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_worker_tasks_do_not_import_scikit_learn() -> None:
+    """A worker that runs passes over shards imports their modules, not the estimators."""
+    code = ("import sys, bigfit.models.linear._objective, bigfit.models.linear._minibatch, "
+            "bigfit.models.linear._prepare, bigfit.models.linear; print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    from bigfit.models import linear
+
+    assert linear.LogisticRegression is bigfit.LogisticRegression
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        linear.Nope  # noqa: B018
+
+
 def test_version_everywhere() -> None:
     from importlib.metadata import version
 

@@ -1,7 +1,30 @@
-"""Linear models fitted out of core: logistic, linear and SGD estimators."""
+"""Linear models fitted out of core: logistic, linear and SGD estimators.
 
-from bigfit.models.linear.logistic import LogisticRegression
-from bigfit.models.linear.regression import LinearRegression, SGDRegressor
-from bigfit.models.linear.sgd import SGDClassifier
+The estimators load on first use: worker processes that only run a pass over shards import
+that pass's module, not scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bigfit.models.linear.logistic import LogisticRegression
+    from bigfit.models.linear.regression import LinearRegression, SGDRegressor
+    from bigfit.models.linear.sgd import SGDClassifier
 
 __all__ = ["LinearRegression", "LogisticRegression", "SGDClassifier", "SGDRegressor"]
+
+_LAZY = {
+    "LinearRegression": "bigfit.models.linear.regression",
+    "LogisticRegression": "bigfit.models.linear.logistic",
+    "SGDClassifier": "bigfit.models.linear.sgd",
+    "SGDRegressor": "bigfit.models.linear.regression",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bigfit.models.linear' has no attribute {name!r}")
