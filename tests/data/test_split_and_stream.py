@@ -87,6 +87,23 @@ def test_prefetch_propagates_errors_and_stops_early(dataset: Dataset) -> None:
     batches.close()  # must not hang
 
 
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_batches_are_transformed_in_the_read_ahead_thread(dataset: Dataset, prefetch: int) -> None:
+    plain = list(dataset.batches(300, shuffle=True, seed=3))
+    doubled = list(dataset.batches(300, shuffle=True, seed=3, prefetch=prefetch,
+                                   transform=lambda b: b.replace(X=2 * b.X)))
+    assert len(doubled) == len(plain)
+    for before, after in zip(plain, doubled, strict=True):
+        np.testing.assert_array_equal(after.X, 2 * before.X)
+        np.testing.assert_array_equal(after.row_id, before.row_id)
+
+    def refuse(batch):
+        raise ValueError(f"cannot use {len(batch)} rows")
+
+    with pytest.raises(ValueError, match="cannot use 300 rows"):
+        next(dataset.batches(300, prefetch=prefetch, transform=refuse))
+
+
 def test_memory_budget_sets_batch_size(parquet_dir: str, monkeypatch: pytest.MonkeyPatch) -> None:
     small = Dataset(parquet_dir, target="y", memory_limit="64MB")
     large = Dataset(parquet_dir, target="y", memory_limit="8GB")

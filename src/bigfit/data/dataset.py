@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import chain
@@ -18,7 +18,7 @@ from bigfit._config import memory_limit as resolve_memory_limit
 from bigfit.data._hashing import hash_bytes
 from bigfit.data.batch import Batch
 from bigfit.data.budget import Budget, plan_budget
-from bigfit.data.cache import CachingReader, cached_reader
+from bigfit.data.cache import cached_reader
 from bigfit.data.discovery import FoundFile, find_files
 from bigfit.data.formats import FileScan, Format, MemoryFormat, format_for
 from bigfit.data.formats.memory import UNIT_ROWS
@@ -254,7 +254,8 @@ class Dataset:
 
     def batches(self, batch_size: int | None = None, *, shuffle: bool = False, seed: int = 0,
                 epoch: int = 0, shuffle_buffer: int | None = None,
-                prefetch: int | None = None) -> Iterator[Batch]:
+                prefetch: int | None = None,
+                transform: Callable[[Batch], Batch] | None = None) -> Iterator[Batch]:
         """Stream the whole dataset as mini-batches in bounded memory.
 
         Parameters
@@ -271,6 +272,9 @@ class Dataset:
             Rows in the shuffle window (default: 16 batches).
         prefetch : int, optional
             Batches decoded ahead in a background thread (default from the budget).
+        transform : callable, optional
+            ``transform(batch) -> batch`` applied to every batch in that thread too (a
+            model's feature preparation, say), so that it overlaps the caller's work.
         """
         size = batch_size or self.batch_size
         shards = self.shards()
@@ -278,14 +282,16 @@ class Dataset:
         if shuffle:
             window = ShuffleWindow(np.random.default_rng([seed, epoch]), shuffle_buffer or 16 * size)
             shards = [shards[i] for i in window.rng.permutation(len(shards))]
-        if window is not None and isinstance(self._reader, CachingReader):
-            # Cached pieces gather their rows in shuffled order: one copy, no window concat.
+        if window is not None and self._reader.random_access:
+            # Each piece gathers its rows in shuffled order: one copy, no window concat.
             stream: Iterator[Batch] = chain.from_iterable(
                 shard.batches(size, shuffle=window) for shard in shards)
         else:
             stream = chain.from_iterable(shard.batches(size) for shard in shards)
             if window is not None:
                 stream = window.apply(stream, size)
+        if transform is not None:
+            stream = map(transform, stream)
         depth = self.budget.prefetch if prefetch is None else prefetch
         return read_ahead(stream, depth)
 

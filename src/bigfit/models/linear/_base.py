@@ -179,7 +179,7 @@ class LinearModel(FittedOnData, BaseEstimator):
         coef, intercept = self._coef_full.copy(), self._intercept_full.copy()
         started = time.perf_counter()
         rows, loss_sum, weight_sum = take_steps(
-            data.batches(), task, coef, intercept, optimizer,
+            data.batches(transform=preparer), task, coef, intercept, optimizer,
             np.random.default_rng([task.seed, task.epoch]))
         seconds = time.perf_counter() - started
         self.history_.append({"epoch": len(self.history_) + 1,

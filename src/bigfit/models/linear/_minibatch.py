@@ -126,22 +126,22 @@ def run_round(shards: Sequence[Any], task: RoundTask) -> RoundResult:
     coef, intercept = task.coef.copy(), task.intercept.copy()
     optimizer = copy.deepcopy(task.optimizer)
     rows, loss_sum, weight_sum = take_steps(
-        (b for shard in shards for b in shard.batches()), task, coef, intercept, optimizer,
-        np.random.default_rng([task.seed, task.epoch]))
+        (task.preparer(b) for shard in shards for b in shard.batches()), task, coef, intercept,
+        optimizer, np.random.default_rng([task.seed, task.epoch]))
     return RoundResult(coef, intercept, optimizer, rows, loss_sum, weight_sum)
 
 
 def take_steps(batches: Iterable[Batch], task: RoundTask, coef: np.ndarray, intercept: np.ndarray,
            optimizer: Any, rng: np.random.Generator | None) -> tuple[int, float, float]:
-    """Take a step per mini-batch of ``batches``; return rows, loss sum and weight sum.
+    """Take a step per mini-batch of ``batches`` (prepared by ``task.preparer``); return rows,
+    loss sum and weight sum.
 
     With ``rng``, each batch's rows are permuted before it is cut into steps; without, the
     steps are contiguous slices (views, no copy), for streams that are already shuffled.
     """
     rows, loss_sum, weight_sum = 0, 0.0, 0.0
     first: float | None = None
-    for raw in batches:
-        prepared = task.preparer(raw)
+    for prepared in batches:
         if not len(prepared):
             continue
         order = rng.permutation(len(prepared)) if rng is not None else None
@@ -197,7 +197,8 @@ def fit_minibatch(model: Any, solver: str, train: Dataset, valid_shards: list[An
         started = time.perf_counter()
         task = RoundTask(coef, intercept, optimizer, preparer, design, loss, size, seed, epoch)
         if engine.workers == 1:
-            stream = train.batches(shuffle=True, seed=seed, epoch=epoch)  # shuffled already
+            # Shuffled already, and prepared in the read-ahead thread while steps run here.
+            stream = train.batches(shuffle=True, seed=seed, epoch=epoch, transform=preparer)
             rows, loss_sum, weight_sum = take_steps(stream, task, coef, intercept, optimizer, None)
         else:
             rng = np.random.default_rng([seed, epoch])
