@@ -5,10 +5,10 @@ Heavy modules load on first use, so ``import bigfit`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bigfit._config import config_context, get_config
+from bigfit._lazy import lazy_attributes
 from bigfit._version import __version__
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bigfit' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

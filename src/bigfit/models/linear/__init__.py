@@ -6,8 +6,9 @@ that pass's module, not scikit-learn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bigfit._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bigfit.models.linear.logistic import LogisticRegression
@@ -23,8 +24,4 @@ _LAZY = {
     "SGDRegressor": "bigfit.models.linear.regression",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bigfit.models.linear' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
