@@ -6,6 +6,7 @@ import gc
 import os
 import signal
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,8 +98,12 @@ def test_finished_results_are_kept_after_a_kill(tmp_path: Path) -> None:
         result = engine.map(_record_and_die_once, items, on_result=lambda i, _: seen.append(i))
     assert result == list(range(40))
     assert sorted(seen) == list(range(40))  # each reported once, despite the rerun
-    runs = len(list(tmp_path.glob("ran-*")))
-    assert 41 <= runs <= 40 + 4  # the killed item and at most the few queued beside it reran
+    runs = Counter(int(path.name.split("-")[1]) for path in tmp_path.glob("ran-*"))
+    assert runs[20] == 2  # killed, then run again
+    assert all(runs[i] == 1 for i in range(10))  # finished long before the kill: kept
+    # Beside the killed item, only those in flight when the pool broke reran (how many the
+    # other worker finished before the break was noticed depends on timing).
+    assert sum(runs.values()) < 40 + 10
 
 
 def test_error_that_cannot_be_unpickled_still_names_the_item(engine: LocalEngine) -> None:
