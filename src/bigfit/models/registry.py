@@ -46,14 +46,15 @@ _CLASSES: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
 # bigfit's own estimators: name -> (module that registers it, pip extra it needs or None),
 # so that a fresh process can load a file before anything imported that module.  Each new
-# estimator adds its line, e.g. "SGDClassifier": ("bigfit.models.linear", None).
+# estimator adds its line, e.g. "SGDClassifier": ("bigfit.models.linear.sgd", None): the
+# module that defines the class (packages may load their classes lazily).
 _BUILTIN: dict[str, tuple[str, str | None]] = {
     "KMeans": ("bigfit.models.cluster", None),
-    "LinearRegression": ("bigfit.models.linear", None),
-    "LogisticRegression": ("bigfit.models.linear", None),
+    "LinearRegression": ("bigfit.models.linear.regression", None),
+    "LogisticRegression": ("bigfit.models.linear.logistic", None),
     "PCA": ("bigfit.models.decomposition", None),
-    "SGDClassifier": ("bigfit.models.linear", None),
-    "SGDRegressor": ("bigfit.models.linear", None),
+    "SGDClassifier": ("bigfit.models.linear.sgd", None),
+    "SGDRegressor": ("bigfit.models.linear.regression", None),
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -146,6 +149,17 @@ def test_save_and_load_round_trip(binary, tmp_path) -> None:
         again = bigfit.load(str(path))
         assert type(again) is type(model)
         np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("estimator", [LogisticRegression, LinearRegression, SGDClassifier,
+                                       SGDRegressor])
+def test_a_fresh_process_loads_a_saved_model(binary, tmp_path, estimator) -> None:
+    X, y = binary
+    path = tmp_path / "model.bigfit"
+    estimator().fit(X, y).save(str(path))
+    code = f"import bigfit; print(type(bigfit.load({str(path)!r})).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == estimator.__name__
 
 
 def test_bad_input(binary, table) -> None:
