@@ -19,22 +19,22 @@ _S1, _S2, _S3 = np.uint64(30), np.uint64(27), np.uint64(31)
 MISSING = np.uint64(0)
 
 
-_BLOCK = 8192  # values mixed at a time: the work arrays stay in the CPU cache
+BLOCK_VALUES = 8192  # uint64 values worked on at a time: the work arrays stay in the CPU cache
 
 
 def mix64(values: np.ndarray, seed: int = 0) -> np.ndarray:
     """Return the splitmix64 finaliser of ``values + seed``: a well-spread uint64 hash.
 
-    Works through blocks of ``_BLOCK`` values, so its seven passes read the CPU cache
+    Works through blocks of ``BLOCK_VALUES`` values, so its seven passes read the CPU cache
     rather than main memory (3.5x faster on a batch's hashes).
     """
     z = values.astype(np.uint64, order="C", copy=True)
     flat = z.reshape(-1)
-    shifted = np.empty(min(len(flat), _BLOCK), dtype=np.uint64)
+    shifted = np.empty(min(len(flat), BLOCK_VALUES), dtype=np.uint64)
     with np.errstate(over="ignore"):
         start = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN
-        for first in range(0, len(flat), _BLOCK):
-            block = flat[first:first + _BLOCK]
+        for first in range(0, len(flat), BLOCK_VALUES):
+            block = flat[first:first + BLOCK_VALUES]
             spare = shifted[: len(block)]
             block += start
             for shift, multiplier in ((_S1, _M1), (_S2, _M2)):

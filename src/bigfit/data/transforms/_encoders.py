@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from bigfit.data._hashing import MISSING, mix64
+from bigfit.data._hashing import BLOCK_VALUES, MISSING, mix64
 
 INT32_LIMIT = int(np.iinfo(np.int32).max)
-_BLOCK_VALUES = 16384
 
 
 class HashEncoder:
@@ -50,7 +49,7 @@ class HashEncoder:
     def encode(self, hashes: np.ndarray) -> np.ndarray:
         """Return int32 codes of shape ``hashes.shape`` (``(n_rows, n_columns)``)."""
         codes = np.empty(hashes.shape, dtype=np.int32)
-        rows = max(1, _BLOCK_VALUES // max(self.n_columns, 1))  # a block stays in the CPU cache
+        rows = max(1, BLOCK_VALUES // max(self.n_columns, 1))  # one of mix64's blocks
         for first in range(0, len(hashes), rows):
             block = hashes[first:first + rows]
             buckets = mix64(block, self.seed)

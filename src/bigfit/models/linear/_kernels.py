@@ -89,6 +89,7 @@ class _Slots(threading.local):
 
 
 _SLOTS = _Slots()
+_NO_SCALE = np.zeros((0, 0))  # catch_up's scale when every row's factor is 1
 
 
 def index_codes(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,5 +139,3 @@ def catch_up(table: np.ndarray, index: np.ndarray, seen: np.ndarray, seen_step: 
     _catch_up(table, index, seen, seen_step, float(elapsed), int(last_step),
               _NO_SCALE if scale is None else scale, float(l1), float(l2))
 
-
-_NO_SCALE = np.zeros((0, 0))
