@@ -178,6 +178,7 @@ def test_objective_gradient_equals_finite_differences(binary) -> None:
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 
+
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
 def test_resume_from_state_equals_an_uninterrupted_run(binary, l1_ratio: float) -> None:
     X, codes, _, y = binary
@@ -188,9 +189,10 @@ def test_resume_from_state_equals_an_uninterrupted_run(binary, l1_ratio: float) 
     assert full.n_iter > 15
     saved: list[OptimizerState] = []
     minimize(obj, np.zeros(design.n_params), max_iter=25,
-             callback=lambda state: saved.append(state) or state.n_iter == 9, **options)
-    assert saved[-1].n_iter == 9
-    state = OptimizerState.from_dict(saved[-1].to_dict())  # as if read from a checkpoint
+             callback=lambda state: saved.append(state) or state.n_iter == 12, **options)
+    # A state handed to the callback stays as it was while the run goes on.
+    assert saved[8].n_iter == 9
+    state = OptimizerState.from_dict(saved[8].to_dict())  # as if read from a checkpoint
     resumed = minimize(obj, np.full(design.n_params, 7.0), max_iter=25, state=state, **options)
     assert resumed.n_iter == full.n_iter
     np.testing.assert_array_equal(resumed.x, full.x)

@@ -39,8 +39,9 @@ class OptimizerState:
         Smooth value ``f(x)`` (without the L1 term).
     g : ndarray of shape (n,)
         Smooth gradient at ``x``.
-    s, y : ndarray of shape (m, n)
-        Memory of the last ``m`` steps ``x_{k+1} - x_k`` and gradient changes, oldest first.
+    s, y : tuple of ndarray of shape (n,)
+        Memory of the last ``m`` steps ``x_{k+1} - x_k`` and gradient changes, oldest first
+        (rows, so that a snapshot per iteration copies nothing; :meth:`to_dict` stacks them).
     n_iter : int
         Iterations done.
     history : ndarray of shape (n_iter + 1,)
@@ -50,15 +51,16 @@ class OptimizerState:
     x: np.ndarray
     f: float
     g: np.ndarray
-    s: np.ndarray
-    y: np.ndarray
+    s: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
     n_iter: int = 0
     history: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the state as a dict of numpy arrays and numbers (for a checkpoint)."""
-        return {"x": self.x.copy(), "f": float(self.f), "g": self.g.copy(), "s": self.s.copy(),
-                "y": self.y.copy(), "n_iter": int(self.n_iter), "history": self.history.copy()}
+        return {"x": self.x.copy(), "f": float(self.f), "g": self.g.copy(),
+                "s": _stack(self.s, len(self.x)), "y": _stack(self.y, len(self.x)),
+                "n_iter": int(self.n_iter), "history": self.history.copy()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> OptimizerState:
@@ -66,8 +68,8 @@ class OptimizerState:
         x = np.array(state["x"], dtype=np.float64)
         n = len(x)
         return cls(x=x, f=float(state["f"]), g=np.array(state["g"], dtype=np.float64),
-                   s=np.array(state["s"], dtype=np.float64).reshape(-1, n),
-                   y=np.array(state["y"], dtype=np.float64).reshape(-1, n),
+                   s=tuple(np.array(state["s"], dtype=np.float64).reshape(-1, n)),
+                   y=tuple(np.array(state["y"], dtype=np.float64).reshape(-1, n)),
                    n_iter=int(state["n_iter"]),
                    history=np.array(state["history"], dtype=np.float64))
 
@@ -106,7 +108,7 @@ class Result:
 class _Memory:
     """The last ``size`` pairs ``(s, y)`` and the two-loop product ``-H v``."""
 
-    def __init__(self, size: int, s: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, size: int, s: tuple[np.ndarray, ...], y: tuple[np.ndarray, ...]) -> None:
         self.size = size
         self.s, self.y = list(s[-size:]), list(y[-size:])
 
@@ -135,10 +137,9 @@ class _Memory:
             q += (a[i] - rho[i] * float(self.y[i] @ q)) * self.s[i]
         return -q
 
-    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if not self.s:
-            return np.zeros((0, n)), np.zeros((0, n))
-        return np.stack(self.s), np.stack(self.y)
+
+def _stack(rows: tuple[np.ndarray, ...], n: int) -> np.ndarray:
+    return np.stack(rows) if rows else np.zeros((0, n))
 
 
 def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: float, mask: np.ndarray) -> np.ndarray:
@@ -222,8 +223,7 @@ def minimize(fun: Fun, x0: np.ndarray, *, l1: float = 0.0, l1_mask: np.ndarray |
         mask = _mask(l1_mask, len(x))
         problem = _Problem(fun, float(l1), mask)
         f, g, F = problem.evaluate(x)
-        state = OptimizerState(x, f, g, np.zeros((0, len(x))), np.zeros((0, len(x))), 0,
-                               np.array([F]))
+        state = OptimizerState(x, f, g, (), (), 0, np.array([F]))
     else:
         mask = _mask(l1_mask, len(state.x))
         problem = _Problem(fun, float(l1), mask)
@@ -296,5 +296,6 @@ def _line_search(problem: _Problem, x: np.ndarray, F: float, pg: np.ndarray, mem
 
 def _snapshot(x: np.ndarray, f: float, g: np.ndarray, memory: _Memory, n_iter: int,
               history: list[float]) -> OptimizerState:
-    s, y = memory.arrays(len(x))
-    return OptimizerState(x.copy(), f, g.copy(), s, y, n_iter, np.array(history))
+    # The memory's rows are never written in place, so the snapshot shares them.
+    return OptimizerState(x.copy(), f, g.copy(), tuple(memory.s), tuple(memory.y), n_iter,
+                          np.array(history))
