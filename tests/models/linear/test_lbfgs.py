@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 from itertools import pairwise
 
 import numpy as np
@@ -16,7 +17,7 @@ from bigfit.exceptions import EmptyDatasetError
 from bigfit.models.linear._design import LinearDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize, pseudo_gradient
 from bigfit.models.linear._loss import get_loss
-from bigfit.models.linear._objective import objective
+from bigfit.models.linear._objective import Partial, objective
 
 LEVELS = (4, 3)
 
@@ -178,6 +179,21 @@ def test_objective_gradient_equals_finite_differences(binary) -> None:
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 
+
+def test_a_partial_crosses_processes_with_its_nonzero_gradient_rows_only() -> None:
+    rng = np.random.default_rng(0)
+    grad = np.zeros((2**18 + 5, 3))
+    grad[:5] = rng.normal(size=(5, 3))  # the numeric rows
+    grad[rng.choice(np.arange(5, len(grad)), 300, replace=False), 1] = rng.normal(size=300)
+    partial = Partial(1.5, grad, np.arange(3.0), 7.0, 9)
+    data = pickle.dumps(partial)
+    assert len(data) < 20_000  # the dense gradient is 6 MB
+    back = pickle.loads(data)
+    np.testing.assert_array_equal(back.grad_coef, grad)
+    assert back.grad_coef.dtype == grad.dtype
+    np.testing.assert_array_equal(back.grad_intercept, partial.grad_intercept)
+    assert (back.loss_sum, back.weight_sum, back.rows) == (1.5, 7.0, 9)
+    assert pickle.loads(pickle.dumps(Partial(2.0, None, None, 3.0, 4))) == Partial(2.0, None, None, 3.0, 4)
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
 def test_resume_from_state_equals_an_uninterrupted_run(binary, l1_ratio: float) -> None:

@@ -45,6 +45,30 @@ class Partial:
     weight_sum: float
     rows: int
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Between processes, only the gradient rows that are not zero travel: a shard of
+        # hashed rows touches a few hundred of the 2**18 rows of each hashed column.
+        return _unpack_partial, (self.loss_sum, _pack_rows(self.grad_coef), self.grad_intercept,
+                                 self.weight_sum, self.rows)
+
+
+def _pack_rows(array: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray, np.ndarray] | None:
+    """``array`` as its shape, the indices of its non-zero rows and those rows."""
+    if array is None:
+        return None
+    rows = np.flatnonzero(np.any(array != 0, axis=1))
+    return array.shape, rows, array[rows]
+
+
+def _unpack_partial(loss_sum: float, grad_coef: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None,
+                    grad_intercept: np.ndarray | None, weight_sum: float, rows: int) -> Partial:
+    dense = None
+    if grad_coef is not None:
+        shape, nonzero, values = grad_coef
+        dense = np.zeros(shape, dtype=values.dtype)
+        dense[nonzero] = values
+    return Partial(loss_sum, dense, grad_intercept, weight_sum, rows)
+
 
 def combine(left: Partial, right: Partial) -> Partial:
     """Return the sums over the rows of both partials (associative; used as ``combine``)."""
