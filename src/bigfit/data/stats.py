@@ -29,9 +29,6 @@ from bigfit.exceptions import DataError, InvalidParameterError, SchemaError
 
 __all__ = ["DistinctSketch", "Moments", "TopValues"]
 
-# Moments.update works through blocks of rows whose float64 copy stays in the CPU cache.
-_BLOCK_BYTES = 1 << 20
-
 
 class Moments:
     """Per-column count, nulls, min, max, mean and variance of a numeric matrix.
@@ -39,7 +36,10 @@ class Moments:
     NaN marks a missing value: it is counted in :attr:`nulls` and ignored otherwise.
     Batches and partial results combine with the parallel formula of Chan, Golub and
     LeVeque, so any split of the same rows gives the same count, nulls, min and max
-    exactly, and the same mean and variance up to rounding (about 1e-15 relative).
+    exactly, and the same mean and variance up to rounding (about 1e-15 relative; about
+    1e-12 for values far from zero such as 1e6 + N(0, 1), whose means are rounded to
+    float64 between batches).  A constant column has a variance of exactly 0.  A column
+    holding an infinity has a NaN variance and an infinite or NaN mean.
 
     Parameters
     ----------
@@ -87,11 +87,11 @@ class Moments:
         if x.ndim != 2:
             raise DataError(f"Moments.update expects a 2-D array; got shape {x.shape}.")
         self._check_width(x.shape[1])
-        if x.shape[0] == 0:
+        if x.size == 0:
             return self
-        step = max(256, _BLOCK_BYTES // (8 * max(x.shape[1], 1)))
-        for start in range(0, x.shape[0], step):
-            self._absorb(*_block_moments(x[start:start + step]))
+        from bigfit.data._moments import update_moments  # imports numba: only when needed
+
+        update_moments(x, self._count, self._nulls, self._min, self._max, self._mean, self._m2)
         return self
 
     def merge(self, other: Moments) -> Moments:
@@ -186,29 +186,6 @@ class Moments:
 
     def _rows(self) -> int:
         return int(self._count[0] + self._nulls[0]) if self._n_features else 0
-
-
-def _block_moments(block: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Count, nulls, min, max, mean and centred sum of squares of each column of ``block``."""
-    x = block.astype(np.float64)  # a private copy: centred in place below
-    n = x.shape[0]
-    total = x.sum(axis=0)
-    if np.isfinite(total).all():  # no NaN, no infinity: no masks needed
-        mean = total / n
-        batch_min, batch_max = x.min(axis=0), x.max(axis=0)
-        x -= mean  # two-pass: centre on the block mean before squaring, no cancellation
-        return (np.full(x.shape[1], n, dtype=np.int64), np.zeros(x.shape[1], dtype=np.int64),
-                batch_min, batch_max, mean, np.einsum("ij,ij->j", x, x))
-    missing = np.isnan(x)
-    nulls = missing.sum(axis=0)
-    count = n - nulls
-    batch_min, batch_max = np.fmin.reduce(x, axis=0), np.fmax.reduce(x, axis=0)
-    x[missing] = 0.0
-    with np.errstate(invalid="ignore", divide="ignore"):  # empty or infinite columns
-        mean = x.sum(axis=0) / count
-        x -= np.where(count > 0, mean, 0.0)
-    x[missing] = 0.0
-    return count, nulls, batch_min, batch_max, mean, np.einsum("ij,ij->j", x, x)
 
 
 class DistinctSketch:
