@@ -18,7 +18,7 @@ import pytest
 
 from bigfit import Dataset
 from bigfit.data.batch import Batch
-from bigfit.data.cache import CachingReader, _location
+from bigfit.data.cache import CachingReader, _entry, _location
 from bigfit.data.cache._files import META
 from bigfit.data.formats import CsvFormat, ParquetFormat
 from bigfit.exceptions import InvalidParameterError
@@ -261,10 +261,34 @@ def test_placement_follows_the_budget(kind: str, parquet_file: str, csv_file: st
     tiny = open_dataset(kind, parquet_file, csv_file, memory_limit="64KB").cache()
     assert Path(roomy._reader.directory).is_relative_to(shm)
     assert Path(tiny._reader.directory) == disk
+    assert roomy._reader.in_memory and not tiny._reader.in_memory
     assert Path(roomy.cache("disk")._reader.directory) == disk
     assert Path(tiny.cache("memory")._reader.directory) == Path(roomy._reader.directory)
     assert len(collect(roomy.batches())) == N and entries(shm)
 
+
+def test_memory_cache_stays_mapped_between_passes(parquet_file: str, cache_places: tuple[Path, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    maps: list[Path] = []
+    original = _entry._map
+    monkeypatch.setattr(_entry, "_map", lambda entry, meta: maps.append(entry) or original(entry, meta))
+    monkeypatch.setattr(_entry, "_kept", {})
+    ds = Dataset(parquet_file, target="y", weight="w")
+    in_memory, on_disk = ds.cache("memory"), ds.cache("disk")
+    expected = collect(ds.batches())
+    for _ in range(3):
+        assert_same(collect(in_memory.batches()), expected)
+        assert_same(collect(on_disk.batches()), expected)
+    pieces = n_pieces(ds)
+    kept = set(_entry._kept)
+    assert kept == set(entries(Path(in_memory._reader.directory))) and len(kept) == pieces
+    # Built on the first pass, then mapped once (memory) or on each later pass (disk).
+    assert sorted(maps) == sorted([*kept, *2 * entries(cache_places[1])])
+    table = make_table(N, seed=1).set_column(0, "a", pa.array(np.arange(N, dtype=np.float64)))
+    pq.write_table(table, parquet_file, row_group_size=400)
+    collect(in_memory.batches())  # rebuilds every entry
+    collect(in_memory.batches())
+    assert len(_entry._kept) == pieces and not set(_entry._kept) & kept
 
 def test_memory_session_is_removed_with_its_process(cache_places: tuple[Path, Path]) -> None:
     shm, _ = cache_places

@@ -15,7 +15,7 @@ from bigfit.data.budget import Budget
 from bigfit.data.cache._entry import open_entry
 from bigfit.data.cache._files import logger, remove_tree
 from bigfit.data.cache._key import piece_key, source_token, version_name
-from bigfit.data.cache._location import estimate_cache_bytes, resolve_location
+from bigfit.data.cache._location import estimate_cache_bytes, memory_base, resolve_location
 from bigfit.data.cache._writer import EntryWriter
 from bigfit.data.convert import row_ids, to_batch
 from bigfit.data.pieces import Piece
@@ -42,11 +42,15 @@ class CachingReader(Reader):
     ----------
     directory : str
         The cache's local root directory.
+    in_memory : bool
+        The directory is in RAM (a ``"memory"`` cache): cached pieces stay memory-mapped
+        in each process between passes, instead of being mapped again for every pass.
     """
 
     random_access: ClassVar[bool] = True
 
     directory: str = ""
+    in_memory: bool = False
 
     def batches(self, piece: Piece, batch_size: int | None = None) -> Iterator[Batch]:
         """Yield ``piece`` as batches on this reader's side of the holdout split.
@@ -69,7 +73,7 @@ class CachingReader(Reader):
     def _read(self, piece: Piece, size: int, window: ShuffleWindow | None) -> Iterator[Batch]:
         token = source_token(self.filesystem, piece.path)
         entry = Path(self.directory, piece_key(self, piece), version_name(token))
-        mapped = open_entry(entry)
+        mapped = open_entry(entry, keep=self.in_memory)
         if mapped is not None:
             yield from mapped.batches(size, self.holdout, window)
         elif window is None:
@@ -145,4 +149,5 @@ def cached_reader(reader: Reader, location: str | os.PathLike[str] | None, *, bu
         reader, rows=rows, nbytes=nbytes, sample=sample)
     directory = resolve_location(location, estimate=estimate, budget=budget)
     fields = {f.name: getattr(reader, f.name) for f in dataclasses.fields(Reader)}
-    return CachingReader(**fields, directory=os.fspath(directory))
+    return CachingReader(**fields, directory=os.fspath(directory),
+                         in_memory=directory.is_relative_to(memory_base()))
