@@ -409,7 +409,10 @@ class Dataset:
         Notes
         -----
         Batches read from the cache are read-only views of the mapped files: copy an
-        array before modifying it in place.
+        array before modifying it in place.  A memory cache stays mapped in each process
+        that read it, so its pages count in that process's resident set size (RSS); they
+        are the cache's own pages in RAM, not copies.  A disk cache is unmapped behind
+        each pass.
 
         Examples
         --------
