@@ -142,7 +142,7 @@ def open_entry(entry: Path, *, keep: bool = False) -> MappedEntry | None:
         if kept is not None and (entry / META).exists():
             return kept
         for path in [path for path in _kept if not (path / META).exists()]:
-            del _kept[path]  # rebuilt or removed: let its pages go
+            _kept.pop(path, None)  # rebuilt or removed: let its pages go (another thread may too)
     meta = read_meta(entry)
     if meta is None:
         return None
