@@ -141,7 +141,7 @@ def open_entry(entry: Path, *, keep: bool = False) -> MappedEntry | None:
         kept = _kept.get(entry)
         if kept is not None and (entry / META).exists():
             return kept
-        for path in [path for path in _kept if not (path / META).exists()]:
+        for path in [path for path in list(_kept) if not (path / META).exists()]:
             _kept.pop(path, None)  # rebuilt or removed: let its pages go (another thread may too)
     meta = read_meta(entry)
     if meta is None:
