@@ -216,7 +216,7 @@ def _splitmix64(value: int, seed: int) -> int:
 
 
 @pytest.mark.parametrize("shape", [(0,), (7,), (8192,), (20_001,), (9_000, 3)])
-def test_mix64_equals_splitmix64_across_its_blocks(shape):
+def test_mix64_equals_splitmix64(shape):
     values = np.random.default_rng(5).integers(0, 2**63, size=shape, dtype=np.uint64)
     before = values.copy()
     for seed in (0, -1):
@@ -229,7 +229,7 @@ def test_mix64_equals_splitmix64_across_its_blocks(shape):
         np.testing.assert_array_equal(mix64(np.asfortranarray(values), 3), mix64(values, 3))
 
 
-def test_hash_codes_over_many_blocks_with_missing_values():
+def test_hash_codes_of_many_rows_with_missing_values():
     hashes = np.random.default_rng(6).integers(1, 2**63, size=(50_000, 3), dtype=np.uint64)
     hashes[::11, 1] = 0
     hashes[::13, 2] = 0

@@ -74,6 +74,8 @@ class MappedEntry:
 
     def _shuffled(self, batch_size: int, holdout: Holdout | None,
                   shuffle: ShuffleWindow) -> Iterator[Batch]:
+        from bigfit.data._kernels import take_rows  # imports numba: only when shuffling
+
         a = self.arrays
         window = max(shuffle.rows, batch_size)
         for start in range(0, self.rows, window):
@@ -84,7 +86,7 @@ class MappedEntry:
             shuffle.rng.shuffle(rows)
             for first in range(0, len(rows), batch_size):
                 index = rows[first:first + batch_size]
-                yield Batch(X=np.take(a["X"], index, axis=0), y=self._target(index),
+                yield Batch(X=take_rows(a["X"], index), y=self._target(index),
                             w=_gather(a, "w", index), hashes=_gather(a, "hashes", index),
                             row_id=np.take(a["row_id"], index))
             self.release(stop)

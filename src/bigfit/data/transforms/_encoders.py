@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bigfit.data._hashing import BLOCK_VALUES, MISSING, mix64
+from bigfit.data._hashing import MISSING, mix_start
 
 INT32_LIMIT = int(np.iinfo(np.int32).max)
 
@@ -37,9 +37,6 @@ class HashEncoder:
 
     def __init__(self, n_columns: int, n_buckets: int, seed: int) -> None:
         self.n_columns, self.n_buckets, self.seed = n_columns, n_buckets, seed
-        block = n_buckets + 1
-        self._offsets = np.arange(n_columns, dtype=np.uint64) * np.uint64(block)
-        self._missing = (self._offsets + np.uint64(n_buckets)).astype(np.int32)
 
     @property
     def n_codes(self) -> int:
@@ -48,21 +45,11 @@ class HashEncoder:
 
     def encode(self, hashes: np.ndarray) -> np.ndarray:
         """Return int32 codes of shape ``hashes.shape`` (``(n_rows, n_columns)``)."""
+        from bigfit.data._kernels import hash_codes  # imports numba: only when encoding
+
         codes = np.empty(hashes.shape, dtype=np.int32)
-        rows = max(1, BLOCK_VALUES // max(self.n_columns, 1))  # one of mix64's blocks
-        for first in range(0, len(hashes), rows):
-            block = hashes[first:first + rows]
-            buckets = mix64(block, self.seed)
-            if self.n_buckets & (self.n_buckets - 1) == 0:
-                buckets &= np.uint64(self.n_buckets - 1)
-            else:
-                buckets %= np.uint64(self.n_buckets)
-            out = codes[first:first + rows]
-            for j, offset in enumerate(self._offsets):  # per column: no length-2 inner loops
-                np.add(buckets[:, j], offset, out=out[:, j], casting="unsafe")
-            missing = block == MISSING
-            if missing.any():
-                np.copyto(out, self._missing, where=missing)
+        hash_codes(np.ascontiguousarray(hashes, dtype=np.uint64), mix_start(self.seed),
+                   self.n_buckets, codes)
         return codes
 
     def names(self, columns: list[str]) -> list[str]:
