@@ -38,9 +38,8 @@ class TargetSummary:
                 raise DataError(f"A regression target must be numeric; got values like {y[:3].tolist()}. "
                                 "Use a classifier for labels.")
             return self
-        values, inverse = np.unique(y[~missing], return_inverse=True)
-        counts = np.bincount(inverse, minlength=len(values))
-        sums = np.bincount(inverse, weights=w[~missing], minlength=len(values))
+        present = ~missing if missing.any() else slice(None)
+        values, counts, sums = _tally(y[present], w[present])
         for value, count, total in zip(values.tolist(), counts.tolist(), sums.tolist(), strict=True):
             self.counts[value] = self.counts.get(value, 0) + count
             self.weights[value] = self.weights.get(value, 0.0) + total
@@ -62,6 +61,18 @@ class TargetSummary:
     def classes(self) -> np.ndarray:
         """The sorted distinct labels, as numpy would sort them."""
         return np.array(sorted(self.counts))
+
+
+def _tally(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct values of ``y``, sorted, with their row counts and weight sums."""
+    if y.dtype.kind in "iu" and len(y) and y.min() >= 0 and y.max() <= MAX_CLASSES:
+        # Small counting labels (0/1, 0..K-1): two counting passes instead of a sort.
+        counts = np.bincount(y)
+        values = np.flatnonzero(counts)
+        return values, counts[values], np.bincount(y, weights=w)[values]
+    values, inverse = np.unique(y, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(values))
+    return values, counts, np.bincount(inverse, weights=w, minlength=len(values))
 
 
 def _missing(y: np.ndarray) -> np.ndarray:
