@@ -65,8 +65,13 @@ class Reader:
                 record_batch = _add_partition_columns(record_batch, partition, self.schema, wanted)
             yield record_batch
 
-    def batches(self, piece: Piece, batch_size: int | None = None) -> Iterator[Batch]:
-        """Yield ``piece`` as batches, keeping only this reader's side of the holdout split."""
+    def batches(self, piece: Piece, batch_size: int | None = None, *,
+                holdout_weights: bool = False) -> Iterator[Batch]:
+        """Yield ``piece`` as batches, keeping only this reader's side of the holdout split.
+
+        ``holdout_weights`` lets a reader keep the other side's rows with weight 0 instead
+        (see :meth:`~bigfit.data.shards.Shard.batches`); this one always removes them.
+        """
         position = 0
         block = piece.units[0] if piece.byte_range is not None else None
         first = 0 if block is not None else piece.first_row

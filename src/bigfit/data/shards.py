@@ -37,7 +37,8 @@ class Shard:
         return sum(piece.nbytes for piece in self.pieces)
 
     def batches(self, batch_size: int | None = None, *, prefetch: int = 0,
-                shuffle: ShuffleWindow | None = None) -> Iterator[Batch]:
+                shuffle: ShuffleWindow | None = None,
+                holdout_weights: bool = False) -> Iterator[Batch]:
         """Yield the shard's rows as batches of at most ``batch_size`` rows.
 
         Parameters
@@ -48,9 +49,15 @@ class Shard:
             Batches to decode ahead in a background thread.
         shuffle : ShuffleWindow, optional
             Shuffle each piece's rows within this window.
+        holdout_weights : bool
+            Rows on the other side of a holdout split may be kept with weight 0 (the
+            batch's ``w``) instead of removed: a cached batch then stays a view of the
+            cache, with no copy.  For passes that only add up weighted terms (a loss and
+            its gradient); a reader that cannot do it removes them.  Unshuffled reads only.
         """
         if shuffle is None:
-            parts = (self.reader.batches(piece, batch_size) for piece in self.pieces)
+            parts = (self.reader.batches(piece, batch_size, holdout_weights=holdout_weights)
+                     for piece in self.pieces)
         else:
             parts = (self.reader.shuffled_batches(piece, batch_size, shuffle)
                      for piece in self.pieces)

@@ -16,6 +16,7 @@ from sklearn.metrics import log_loss
 
 import bigfit
 from bigfit import Dataset, LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
+from bigfit.data.cache import _entry
 from bigfit.exceptions import DataError, InvalidParameterError, NotFittedError, SchemaError
 from bigfit.models.linear._target import encode_labels
 
@@ -267,19 +268,46 @@ def test_a_model_fitted_on_named_columns_predicts_a_plain_array_by_position() ->
         model.predict(X[:, :2])
 
 
-def test_missing_values_only_on_the_validation_side_are_imputed(tmp_path, binary) -> None:
-    X, y = binary
-    path = tmp_path / "d.parquet"
+def write_with_missing_values_on_the_validation_side(path, X, y, *, missing: bool = True) -> str:
+    """Write ``X, y`` to ``path``; with ``missing``, 50 rows on the validation side of a
+    0.2 split (seed 0) get a missing x0, and the training rows stay complete."""
     columns = {f"x{j}": X[:, j] for j in range(X.shape[1])}
     pq.write_table(pa.table({**columns, "y": y}), path)
-    _, valid = Dataset(str(path), target="y").split(validation=0.2, seed=0)
-    held_out = np.isin(X[:, 0].astype(np.float32),
-                       np.concatenate([b.X[:, 0] for b in valid.batches()]))
-    x0 = X[:, 0].copy()
-    x0[np.flatnonzero(held_out)[:50]] = np.nan  # the training rows stay complete
-    pq.write_table(pa.table({**columns, "x0": x0, "y": y}), path)
+    if missing:
+        _, valid = Dataset(str(path), target="y").split(validation=0.2, seed=0)
+        held_out = np.isin(X[:, 0].astype(np.float32),
+                           np.concatenate([b.X[:, 0] for b in valid.batches()]))
+        x0 = X[:, 0].copy()
+        x0[np.flatnonzero(held_out)[:50]] = np.nan
+        pq.write_table(pa.table({**columns, "x0": x0, "y": y}), path)
+    return str(path)
+
+
+def test_missing_values_only_on_the_validation_side_are_imputed(tmp_path, binary) -> None:
+    path = write_with_missing_values_on_the_validation_side(tmp_path / "d.parquet", *binary)
     model = SGDClassifier(early_stopping=True, validation_fraction=0.2, random_state=0,
-                          max_iter=3).fit(Dataset(str(path), target="y"))
+                          max_iter=3).fit(Dataset(path, target="y"))
     assert not model.transformer_.has_missing_
     assert all(np.isfinite(h["validation_loss"]) for h in model.history_)
-    assert np.isfinite(model.evaluate(Dataset(str(path), target="y"))["log_loss"])
+    assert np.isfinite(model.evaluate(Dataset(path, target="y"))["log_loss"])
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_lbfgs_on_a_cached_split_equals_the_fit_without_cache(tmp_path, binary, missing,
+                                                              monkeypatch) -> None:
+    """Cached passes give the validation rows weight 0 in place of copying them out, unless
+    one of their values is missing: the fit is the same either way."""
+    path = write_with_missing_values_on_the_validation_side(tmp_path / "d.parquet", *binary,
+                                                            missing=missing)
+    weighed = []
+    weigh_out = _entry._weigh_out
+    monkeypatch.setattr(_entry, "_weigh_out", lambda *a: weighed.append(1) or weigh_out(*a))
+    fits = [LogisticRegression(solver="lbfgs", early_stopping=True, validation_fraction=0.2,
+                               tol=1e-10, cache=cache).fit(Dataset(path, target="y"))
+            for cache in (False, True)]
+    assert weighed  # the cached passes took the weighted path
+    np.testing.assert_allclose(fits[1].coef_, fits[0].coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fits[1].intercept_, fits[0].intercept_, rtol=0, atol=1e-8)
+    assert fits[1].n_iter_ == fits[0].n_iter_
+    losses = [fit.history_[-1]["validation_loss"] for fit in fits]
+    assert np.isfinite(losses).all() and losses[1] == pytest.approx(losses[0], abs=1e-10)

@@ -46,11 +46,14 @@ class MappedEntry:
         self.keep = keep
 
     def batches(self, batch_size: int, holdout: Holdout | None,
-                shuffle: ShuffleWindow | None = None) -> Iterator[Batch]:
+                shuffle: ShuffleWindow | None = None, *,
+                holdout_weights: bool = False) -> Iterator[Batch]:
         """Yield the piece's rows on ``holdout``'s side in batches of up to ``batch_size`` rows.
 
         Batches without filtered rows are views into the mapped files (read-only; copy
-        before writing into them).  Memory pages of rows already passed are released
+        before writing into them).  With ``holdout_weights``, batches that hold rows of
+        the other side stay views too: those rows get weight 0 (see :func:`_weigh_out`)
+        instead of being copied out.  Memory pages of rows already passed are released
         as the stream moves on, so a full pass keeps only a few batches resident.  With
         ``shuffle``, each window of rows is gathered in a random order instead (copies).
         """
@@ -65,8 +68,10 @@ class MappedEntry:
                           row_id=a["row_id"][start:stop])
             if holdout is not None:
                 keep = self._on_side(holdout, start, stop)
-                if not keep.all():
+                if not keep.any():
                     batch = batch.take(keep)
+                elif not keep.all():
+                    batch = _weigh_out(batch, keep) if holdout_weights else batch.take(keep)
             if len(batch):
                 yield batch
             self.release(max(start - RELEASE_LAG * batch_size, 0))
@@ -118,6 +123,19 @@ class MappedEntry:
             end = min(row * row_bytes, len(mapped)) // mmap.PAGESIZE * mmap.PAGESIZE
             if end > 0:
                 mapped.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _weigh_out(batch: Batch, keep: np.ndarray) -> Batch:
+    """``batch`` with weight 0 on the rows ``keep`` leaves out, or a copy without them when
+    one of their features or numeric targets is not finite (its product with a weight of 0
+    would still turn a weighted sum into NaN)."""
+    other = ~keep
+    y = batch.y
+    if not np.isfinite(batch.X[other]).all() or \
+            (y is not None and y.dtype.kind == "f" and not np.isfinite(y[other]).all()):
+        return batch.take(keep)
+    w = keep.astype(np.float32) if batch.w is None else np.where(keep, batch.w, np.float32(0))
+    return batch.replace(w=w)
 
 
 def _cut(arrays: dict[str, np.ndarray], name: str, start: int, stop: int) -> np.ndarray | None:

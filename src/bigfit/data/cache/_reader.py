@@ -52,15 +52,18 @@ class CachingReader(Reader):
     directory: str = ""
     in_memory: bool = False
 
-    def batches(self, piece: Piece, batch_size: int | None = None) -> Iterator[Batch]:
+    def batches(self, piece: Piece, batch_size: int | None = None, *,
+                holdout_weights: bool = False) -> Iterator[Batch]:
         """Yield ``piece`` as batches on this reader's side of the holdout split.
 
-        Batches read from the cache are read-only views into memory-mapped files.
+        Batches read from the cache are read-only views into memory-mapped files; with
+        ``holdout_weights`` they keep that view and give the other side's rows weight 0
+        (see :meth:`MappedEntry.batches`).
         """
         if piece.table is not None or self.layout.passthrough:  # in memory, or columns it
             yield from super().batches(piece, batch_size)     # does not store: read directly
             return
-        yield from self._read(piece, batch_size or self.batch_size, None)
+        yield from self._read(piece, batch_size or self.batch_size, None, holdout_weights)
 
     def shuffled_batches(self, piece: Piece, batch_size: int | None,
                          window: ShuffleWindow) -> Iterator[Batch]:
@@ -70,12 +73,13 @@ class CachingReader(Reader):
             return super().shuffled_batches(piece, batch_size, window)
         return self._read(piece, batch_size or self.batch_size, window)
 
-    def _read(self, piece: Piece, size: int, window: ShuffleWindow | None) -> Iterator[Batch]:
+    def _read(self, piece: Piece, size: int, window: ShuffleWindow | None,
+              holdout_weights: bool = False) -> Iterator[Batch]:
         token = source_token(self.filesystem, piece.path)
         entry = Path(self.directory, piece_key(self, piece), version_name(token))
         mapped = open_entry(entry, keep=self.in_memory)
         if mapped is not None:
-            yield from mapped.batches(size, self.holdout, window)
+            yield from mapped.batches(size, self.holdout, window, holdout_weights=holdout_weights)
         elif window is None:
             yield from self._build(piece, size, entry, token)
         else:

@@ -139,8 +139,10 @@ class BlockReader(Reader):
 
     entries: Mapping[Piece, Entry] = field(default_factory=dict)
 
-    def batches(self, piece: Piece, batch_size: int | None = None) -> Iterator[Batch]:
-        """Yield ``piece``'s rows on this reader's side of the holdout split."""
+    def batches(self, piece: Piece, batch_size: int | None = None, *,
+                holdout_weights: bool = False) -> Iterator[Batch]:
+        """Yield ``piece``'s rows on this reader's side of the holdout split (the other
+        side's with weight 0, with ``holdout_weights``: see :meth:`MappedEntry.batches`)."""
         rows, arrays, labels = self.entries[piece]
-        yield from MappedEntry(rows, arrays, [], labels).batches(batch_size or self.batch_size,
-                                                                self.holdout)
+        yield from MappedEntry(rows, arrays, [], labels).batches(
+            batch_size or self.batch_size, self.holdout, holdout_weights=holdout_weights)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bigfit.data.batch import Batch
+from bigfit.data.shards import Shard
 from bigfit.engine.base import Broadcast, Engine, tree_combine
 from bigfit.exceptions import DataError, EmptyDatasetError
 from bigfit.models.linear._design import CodeIndex, LinearDesign, SparseGradient
@@ -34,7 +35,8 @@ Prepare = Callable[[Batch], Batch]
 
 @dataclass(frozen=True, slots=True)
 class Partial:
-    """Sums over some rows: ``sum w_i loss_i``, its gradient, ``sum w_i`` and the row count.
+    """Sums over some rows: ``sum w_i loss_i``, its gradient, ``sum w_i`` and the row count
+    (rows of weight 0 included).
 
     The gradients are None when the pass asked for the loss only.
     """
@@ -148,10 +150,16 @@ def batch_gradient(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndar
 
 
 def iter_batches(shard: Any, batch_size: int | None = None) -> Iterator[Batch]:
-    """Yield the batches of ``shard``: a :class:`Batch`, anything with ``batches(batch_size)``
-    (a :class:`~bigfit.data.shards.Shard`) or an iterable of batches."""
+    """Yield the batches of ``shard``: a :class:`Batch`, a :class:`~bigfit.data.shards.Shard`,
+    anything with ``batches(batch_size)`` or an iterable of batches.
+
+    A shard's rows on the other side of a holdout split may come with weight 0
+    (``holdout_weights``): every use here adds up weighted terms.
+    """
     if isinstance(shard, Batch):
         yield shard
+    elif isinstance(shard, Shard):
+        yield from shard.batches(batch_size, holdout_weights=True)
     elif hasattr(shard, "batches"):
         yield from shard.batches(batch_size)
     else:
