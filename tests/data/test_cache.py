@@ -362,26 +362,37 @@ def test_fsspec_url_is_cached_and_invalidated(tmp_path: Path) -> None:
     memory.rm(url)
 
 
+@pytest.mark.parametrize("place", ["disk", "memory"])
 @pytest.mark.parametrize("missing", [False, True])
-def test_holdout_weights_keep_cached_views_with_zero_weight(missing: bool, tmp_path: Path) -> None:
+def test_holdout_weights_keep_cached_views_with_zero_weight(missing: bool, place: str,
+                                                            cache_places: tuple[Path, Path],
+                                                            tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """``holdout_weights`` reads the other side's rows with weight 0 instead of copying
-    them out, unless one of their values is missing: then the batch is copied as usual."""
+    them out, unless one of their values is missing: then the batch is copied as usual.
+    A memory cache remembers which batches may keep them."""
+    monkeypatch.setattr(_entry, "_kept", {})
     table = make_table(N, seed=3)
     if not missing:
         table = table.drop(["c"])  # the one column with nulls
     path = tmp_path / "d.parquet"
     pq.write_table(table, path, row_group_size=400)
-    train, _ = Dataset(str(path), target="y", weight="w").cache(tmp_path / "cache").split(0.3)
-    expected = list(train.batches(batch_size=256))  # builds the cache
-    got = [b for shard in train.shards() for b in shard.batches(256, holdout_weights=True)]
-    rows = collect(got)
-    kept = rows.w > 0
-    assert_same(rows.take(kept), collect(expected))  # the same rows, order and weights
-    assert np.isfinite(rows.X[~kept]).all()
-    if missing:  # batches whose other-side rows hold a NaN are copied without them
-        assert any(b.X.flags.owndata and (b.w > 0).all() for b in got)
-    else:
-        assert kept.mean() < 0.8 and not any(b.X.flags.owndata for b in got)  # views, no copy
+    train, _ = Dataset(str(path), target="y", weight="w").cache(place).split(0.3)
+    expected = collect(train.batches(batch_size=256))  # builds the cache
+    checks = []
+    may_weigh_out = _entry._may_weigh_out
+    monkeypatch.setattr(_entry, "_may_weigh_out", lambda *a: checks.append(1) or may_weigh_out(*a))
+    for repeat in range(2):
+        got = [b for shard in train.shards() for b in shard.batches(256, holdout_weights=True)]
+        rows = collect(got)
+        kept = rows.w > 0
+        assert_same(rows.take(kept), expected)  # the same rows, order and weights
+        assert np.isfinite(rows.X[~kept]).all()
+        if missing:  # batches whose other-side rows hold a NaN are copied without them
+            assert any(b.X.flags.owndata and (b.w > 0).all() for b in got)
+        else:
+            assert kept.mean() < 0.8 and not any(b.X.flags.owndata for b in got)  # views
+    assert len(checks) == len(got) * (1 if place == "memory" else 2)
     uncached = Dataset(str(path), target="y", weight="w").split(0.3)[0]
     plain = collect([b for s in uncached.shards() for b in s.batches(256, holdout_weights=True)])
-    assert_same(plain, collect(expected))  # a reader without a cache removes them
+    assert_same(plain, expected)  # a reader without a cache removes them

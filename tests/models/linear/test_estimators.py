@@ -300,8 +300,8 @@ def test_lbfgs_on_a_cached_split_equals_the_fit_without_cache(tmp_path, binary, 
     path = write_with_missing_values_on_the_validation_side(tmp_path / "d.parquet", *binary,
                                                             missing=missing)
     weighed = []
-    weigh_out = _entry._weigh_out
-    monkeypatch.setattr(_entry, "_weigh_out", lambda *a: weighed.append(1) or weigh_out(*a))
+    may_weigh_out = _entry._may_weigh_out
+    monkeypatch.setattr(_entry, "_may_weigh_out", lambda *a: weighed.append(1) or may_weigh_out(*a))
     fits = [LogisticRegression(solver="lbfgs", early_stopping=True, validation_fraction=0.2,
                                tol=1e-10, cache=cache).fit(Dataset(path, target="y"))
             for cache in (False, True)]

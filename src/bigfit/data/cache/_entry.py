@@ -44,6 +44,9 @@ class MappedEntry:
                  keep: bool = False) -> None:
         self.rows, self.arrays, self.maps, self.labels = rows, arrays, maps, labels
         self.keep = keep
+        # (holdout, first row, stop row) -> (rows on its side, whether the others may stay
+        # with weight 0): remembered while the entry is kept, since its rows never change.
+        self._sides: dict[tuple[Holdout, int, int], tuple[np.ndarray, bool]] = {}
 
     def batches(self, batch_size: int, holdout: Holdout | None,
                 shuffle: ShuffleWindow | None = None, *,
@@ -52,8 +55,8 @@ class MappedEntry:
 
         Batches without filtered rows are views into the mapped files (read-only; copy
         before writing into them).  With ``holdout_weights``, batches that hold rows of
-        the other side stay views too: those rows get weight 0 (see :func:`_weigh_out`)
-        instead of being copied out.  Memory pages of rows already passed are released
+        the other side stay views too: those rows get weight 0 instead of being copied
+        out (see :meth:`_side`).  Memory pages of rows already passed are released
         as the stream moves on, so a full pass keeps only a few batches resident.  With
         ``shuffle``, each window of rows is gathered in a random order instead (copies).
         """
@@ -67,11 +70,7 @@ class MappedEntry:
                           w=_cut(a, "w", start, stop), hashes=_cut(a, "hashes", start, stop),
                           row_id=a["row_id"][start:stop])
             if holdout is not None:
-                keep = self._on_side(holdout, start, stop)
-                if not keep.any():
-                    batch = batch.take(keep)
-                elif not keep.all():
-                    batch = _weigh_out(batch, keep) if holdout_weights else batch.take(keep)
+                batch = self._side(batch, holdout, start, stop, holdout_weights)
             if len(batch):
                 yield batch
             self.release(max(start - RELEASE_LAG * batch_size, 0))
@@ -95,6 +94,28 @@ class MappedEntry:
                             w=_gather(a, "w", index), hashes=_gather(a, "hashes", index),
                             row_id=np.take(a["row_id"], index))
             self.release(stop)
+
+    def _side(self, batch: Batch, holdout: Holdout, start: int, stop: int,
+              weights: bool) -> Batch:
+        """``batch`` (rows ``start:stop``) on ``holdout``'s side: a copy without the other
+        rows, or with ``weights`` the same rows with weight 0 on the others, unless one of
+        their values is not finite (see :func:`_may_weigh_out`)."""
+        if not weights:
+            keep = self._on_side(holdout, start, stop)
+            return batch if keep.all() else batch.take(keep)
+        side = self._sides.get((holdout, start, stop))
+        if side is None:
+            keep = self._on_side(holdout, start, stop)
+            side = keep, _may_weigh_out(batch, keep)
+            if self.keep:
+                self._sides[holdout, start, stop] = side
+        keep, weighable = side
+        if keep.all():
+            return batch
+        if not weighable or not keep.any():
+            return batch.take(keep)
+        w = keep.astype(np.float32) if batch.w is None else np.where(keep, batch.w, np.float32(0))
+        return batch.replace(w=w)
 
     def _on_side(self, holdout: Holdout, start: int, stop: int) -> np.ndarray:
         a = self.arrays
@@ -125,17 +146,14 @@ class MappedEntry:
                 mapped.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
-def _weigh_out(batch: Batch, keep: np.ndarray) -> Batch:
-    """``batch`` with weight 0 on the rows ``keep`` leaves out, or a copy without them when
-    one of their features or numeric targets is not finite (its product with a weight of 0
-    would still turn a weighted sum into NaN)."""
-    other = ~keep
+def _may_weigh_out(batch: Batch, keep: np.ndarray) -> bool:
+    """Whether the rows ``keep`` leaves out may stay in ``batch`` with weight 0: not when one
+    of their features or numeric targets is not finite, as its product with a weight of 0
+    would still turn a weighted sum into NaN."""
+    other = np.flatnonzero(~keep)
     y = batch.y
-    if not np.isfinite(batch.X[other]).all() or \
-            (y is not None and y.dtype.kind == "f" and not np.isfinite(y[other]).all()):
-        return batch.take(keep)
-    w = keep.astype(np.float32) if batch.w is None else np.where(keep, batch.w, np.float32(0))
-    return batch.replace(w=w)
+    return bool(np.isfinite(np.take(batch.X, other, axis=0)).all()) and \
+        (y is None or y.dtype.kind != "f" or bool(np.isfinite(y[other]).all()))
 
 
 def _cut(arrays: dict[str, np.ndarray], name: str, start: int, stop: int) -> np.ndarray | None:
