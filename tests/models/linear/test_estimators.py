@@ -274,13 +274,19 @@ def write_with_missing_values_on_the_validation_side(path, X, y, *, missing: boo
     columns = {f"x{j}": X[:, j] for j in range(X.shape[1])}
     pq.write_table(pa.table({**columns, "y": y}), path)
     if missing:
-        _, valid = Dataset(str(path), target="y").split(validation=0.2, seed=0)
-        held_out = np.isin(X[:, 0].astype(np.float32),
-                           np.concatenate([b.X[:, 0] for b in valid.batches()]))
         x0 = X[:, 0].copy()
-        x0[np.flatnonzero(held_out)[:50]] = np.nan
+        x0[validation_rows(path, X)[:50]] = np.nan
         pq.write_table(pa.table({**columns, "x0": x0, "y": y}), path)
     return str(path)
+
+
+def validation_rows(path, X) -> np.ndarray:
+    """Positions of the rows of ``X`` (written to ``path``) on the validation side of a 0.2
+    split with seed 0."""
+    _, valid = Dataset(str(path), target="y").split(validation=0.2, seed=0)
+    held_out = np.isin(X[:, 0].astype(np.float32),
+                       np.concatenate([b.X[:, 0] for b in valid.batches()]))
+    return np.flatnonzero(held_out)
 
 
 def test_missing_values_only_on_the_validation_side_are_imputed(tmp_path, binary) -> None:
@@ -311,3 +317,20 @@ def test_lbfgs_on_a_cached_split_equals_the_fit_without_cache(tmp_path, binary, 
     assert fits[1].n_iter_ == fits[0].n_iter_
     losses = [fit.history_[-1]["validation_loss"] for fit in fits]
     assert np.isfinite(losses).all() and losses[1] == pytest.approx(losses[0], abs=1e-10)
+
+
+def test_a_label_only_on_the_validation_side_is_no_class_of_the_training_side(tmp_path,
+                                                                              binary) -> None:
+    """Cached training passes read the validation rows in place, with weight 0: their labels
+    must not count, even one the training rows never show."""
+    X, y = binary
+    path = write_with_missing_values_on_the_validation_side(tmp_path / "d.parquet", X, y,
+                                                            missing=False)
+    labels = y.copy()
+    labels[validation_rows(path, X)[:3]] = 7
+    write_with_missing_values_on_the_validation_side(path, X, labels, missing=False)
+    train, valid = Dataset(path, target="y").split(validation=0.2, seed=0)
+    model = LogisticRegression(solver="lbfgs", max_iter=20).fit(train)
+    assert model.classes_.tolist() == [0, 1]
+    with pytest.raises(DataError, match="Label.*7.*not seen in fit"):
+        model.evaluate(valid)

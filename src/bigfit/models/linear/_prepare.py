@@ -82,7 +82,7 @@ class BatchPreparer:
         y = None
         if with_target and batch.y is not None:
             if self.classes is not None:
-                y = encode_labels(batch.y, self.classes)
+                y = encode_labels(batch.y, self.classes, w)
                 if self.class_weight is not None:
                     w = self.class_weight[y] if w is None else w * self.class_weight[y]
             else:

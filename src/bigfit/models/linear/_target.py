@@ -83,8 +83,12 @@ def _missing(y: np.ndarray) -> np.ndarray:
     return np.zeros(len(y), dtype=bool)
 
 
-def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Return the index of each label in ``classes``; unseen labels raise :class:`DataError`."""
+def encode_labels(y: np.ndarray, classes: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Return the index of each label in ``classes``; unseen labels raise :class:`DataError`.
+
+    Rows of weight 0 in ``weights`` (the other side of a holdout split, read in place) count
+    for nothing: an unseen label there gets index 0 instead.
+    """
     if _counting(classes) and y.dtype.kind in "iu" and len(y) and \
             y.min() >= 0 and y.max() < len(classes):
         return y.astype(np.int64, copy=False)  # labels 0, 1, ..., K-1 are their own index
@@ -96,6 +100,9 @@ def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
         lookup = {value: i for i, value in enumerate(classes.tolist())}
         index = np.fromiter((lookup.get(v, -1) for v in y.tolist()), dtype=np.int64, count=len(y))
         known = index >= 0
+    if not known.all() and weights is not None:
+        ignored = ~known & (weights == 0)
+        index[ignored], known[ignored] = 0, True
     if not known.all():
         unseen = sorted({repr(v) for v in np.asarray(y)[~known].tolist()})[:5]
         raise DataError(f"Label(s) {', '.join(unseen)} were not seen in fit; known classes are "
