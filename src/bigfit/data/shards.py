@@ -52,8 +52,9 @@ class Shard:
         holdout_weights : bool
             Rows on the other side of a holdout split may be kept with weight 0 (the
             batch's ``w``) instead of removed: a cached batch then stays a view of the
-            cache, with no copy.  For passes that only add up weighted terms (a loss and
-            its gradient); a reader that cannot do it removes them.  Unshuffled reads only.
+            cache, with no copy (when the other side is at most a third of its rows).  For
+            passes that only add up weighted terms (a loss and its gradient); a reader that
+            cannot do it removes them.  Unshuffled reads only.
         """
         if shuffle is None:
             parts = (self.reader.batches(piece, batch_size, holdout_weights=holdout_weights)

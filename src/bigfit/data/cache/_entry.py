@@ -147,10 +147,16 @@ class MappedEntry:
 
 
 def _may_weigh_out(batch: Batch, keep: np.ndarray) -> bool:
-    """Whether the rows ``keep`` leaves out may stay in ``batch`` with weight 0: not when one
-    of their features or numeric targets is not finite, as its product with a weight of 0
-    would still turn a weighted sum into NaN."""
+    """Whether the rows ``keep`` leaves out may stay in ``batch`` with weight 0.
+
+    Only when they are at most a third of it: a pass computes on every row it is given,
+    so for more (the validation side of a split, say) copying the others out costs less.
+    And not when one of their features or numeric targets is not finite, as its product
+    with a weight of 0 would still turn a weighted sum into NaN.
+    """
     other = np.flatnonzero(~keep)
+    if 3 * len(other) > len(keep):
+        return False
     y = batch.y
     return bool(np.isfinite(np.take(batch.X, other, axis=0)).all()) and \
         (y is None or y.dtype.kind != "f" or bool(np.isfinite(y[other]).all()))
