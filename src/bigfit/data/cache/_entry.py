@@ -45,8 +45,9 @@ class MappedEntry:
         self.rows, self.arrays, self.maps, self.labels = rows, arrays, maps, labels
         self.keep = keep
         # (holdout, first row, stop row) -> (rows on its side, whether the others may stay
-        # with weight 0): remembered while the entry is kept, since its rows never change.
-        self._sides: dict[tuple[Holdout, int, int], tuple[np.ndarray, bool]] = {}
+        # with weight 0, None until asked): remembered while the entry is kept, since its
+        # rows never change.
+        self._sides: dict[tuple[Holdout, int, int], tuple[np.ndarray, bool | None]] = {}
 
     def batches(self, batch_size: int, holdout: Holdout | None,
                 shuffle: ShuffleWindow | None = None, *,
@@ -98,24 +99,20 @@ class MappedEntry:
     def _side(self, batch: Batch, holdout: Holdout, start: int, stop: int,
               weights: bool) -> Batch:
         """``batch`` (rows ``start:stop``) on ``holdout``'s side: a copy without the other
-        rows, or with ``weights`` the same rows with weight 0 on the others, unless one of
-        their values is not finite (see :func:`_may_weigh_out`)."""
-        if not weights:
-            keep = self._on_side(holdout, start, stop)
-            return batch if keep.all() else batch.take(keep)
-        side = self._sides.get((holdout, start, stop))
-        if side is None:
-            keep = self._on_side(holdout, start, stop)
-            side = keep, _may_weigh_out(batch, keep)
-            if self.keep:
-                self._sides[holdout, start, stop] = side
-        keep, weighable = side
+        rows, or with ``weights`` the same rows with weight 0 on the others when they may
+        stay (see :func:`_may_weigh_out`)."""
+        keep, weighable = self._sides.get((holdout, start, stop)) or \
+            (self._on_side(holdout, start, stop), None)
+        if weights and weighable is None:
+            weighable = _may_weigh_out(batch, keep)
+        if self.keep:
+            self._sides[holdout, start, stop] = keep, weighable
         if keep.all():
             return batch
-        if not weighable or not keep.any():
-            return batch.take(keep)
-        w = keep.astype(np.float32) if batch.w is None else np.where(keep, batch.w, np.float32(0))
-        return batch.replace(w=w)
+        if weights and weighable:
+            w = keep.astype(np.float32) if batch.w is None else np.where(keep, batch.w, np.float32(0))
+            return batch.replace(w=w)
+        return batch.take(keep)
 
     def _on_side(self, holdout: Holdout, start: int, stop: int) -> np.ndarray:
         a = self.arrays
