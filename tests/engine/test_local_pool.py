@@ -121,9 +121,14 @@ def test_original_error_is_the_cause(engine: LocalEngine) -> None:
     assert "Traceback" in str(info.value.__cause__.__cause__)  # the remote traceback
 
 
+def test_results_travel_with_cloudpickle(engine: LocalEngine) -> None:
+    (make,) = engine.map(lambda x: (lambda: x), [5])
+    assert make() == 5
+
+
 def test_unpicklable_result_is_a_task_error(engine: LocalEngine) -> None:
     with pytest.raises(TaskError, match="Task 0 failed on item 5"):
-        engine.map(lambda x: (lambda: x), [5])
+        engine.map(lambda x: threading.Lock(), [5])
 
 
 def test_function_that_cannot_be_sent_is_named(engine: LocalEngine) -> None:
@@ -153,9 +158,11 @@ def test_broadcast_files_are_removed_on_close() -> None:
     paths = [Path(handle.path), Path(array.path)]
     assert all(path.exists() for path in paths)
     assert engine.map(lambda _: array.value.flags.writeable, [0]) == [False]
+    pids = set(engine.map(lambda _: os.getpid(), range(10)))
     engine.close()
     assert not any(path.exists() for path in paths)
     assert not paths[0].parent.exists()
+    _assert_gone(pids)  # close() does not wait for them, but they exit
 
 
 def test_dropped_broadcast_handle_removes_its_file() -> None:

@@ -9,8 +9,8 @@ worker records which item it is running, so the item that keeps killing workers 
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import tempfile
@@ -27,19 +27,18 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from bigfit.engine import _worker
+from bigfit.engine._spawn import WorkerContext
 from bigfit.engine.base import describe_item, task_error
 from bigfit.engine.local import available_cores
 from bigfit.exceptions import EngineError
 
 T = TypeVar("T")
 
-# Never fork: the driver runs pyarrow's threads.  Measured on 2 cores (main module
-# importing numpy and pyarrow), a pool of 2 was ready after ~170 ms with spawn and
-# ~130 ms with forkserver, since on Python 3.11 forkserver does not preload __main__.
-# Spawn wins on safety for 40 ms: each worker gets the driver's environment as it is
-# now (a forkserver keeps the one it started with), and no server process stays
-# behind after close() (only multiprocessing's resource tracker, until exit).
-START_METHOD = "spawn"
+# Never fork: the driver runs pyarrow's threads.  Spawn rather than forkserver: each
+# worker gets the driver's environment as it is now (a forkserver keeps the one it
+# started with), and no server process stays behind after close() (only
+# multiprocessing's resource tracker, until exit).  Workers skip the driver's main
+# module (see _spawn), so they start with the imports their tasks need.
 _TERMINATE_GRACE_S = 2.0
 _call_ids = itertools.count()
 
@@ -128,16 +127,21 @@ class WorkerPool:
         if generation is not None:
             _terminate(generation)
 
-    def close(self) -> None:
-        """Shut the workers down and remove shared files; the pool may start again."""
-        _release(self._resources)
+    def close(self, *, wait: bool = True) -> None:
+        """Shut the workers down and remove shared files; the pool may start again.
+
+        ``wait=False`` returns once the workers are told to exit, without waiting for
+        their interpreters to tear down (a fifth of a second each with numba loaded);
+        the interpreter still waits for them when it exits.
+        """
+        _release(self._resources, wait=wait)
 
     def _start(self) -> _Generation:
         markers = os.path.join(self._directory(), "workers")
         os.makedirs(markers, exist_ok=True)
         executor = ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context(START_METHOD),
+            mp_context=WorkerContext(),
             initializer=_worker.initialize,
             initargs=(self._threads, markers),
         )
@@ -176,6 +180,7 @@ class _MapCall:
         self.items = items
         self.on_result = on_result
         self.call_id = next(_call_ids)
+        self.packed = [_pack_item(index, item) for index, item in enumerate(items)]
         self.results: list[Any] = [None] * len(items)
         self.todo = set(range(len(items)))
         self.deaths: Counter[int] = Counter()
@@ -204,7 +209,7 @@ class _MapCall:
         for index in sorted(self.todo):
             try:
                 future = executor.submit(
-                    _worker.run_task, self.fn_ref, self.call_id, index, self.items[index]
+                    _worker.run_task, self.fn_ref, self.call_id, index, self.packed[index]
                 )
             except BrokenProcessPool:
                 break  # collect what was submitted; the rest waits for the next pool
@@ -220,7 +225,11 @@ class _MapCall:
             index = futures[future]
             error = future.exception()
             if error is None:
-                self.results[index] = result = future.result()
+                try:
+                    result = pickle.loads(future.result())
+                except Exception as exc:  # e.g. a class the driver cannot import
+                    raise self._task_error(index, exc) from exc
+                self.results[index] = result
                 self.todo.discard(index)
                 if self.on_result is not None:
                     self.on_result(index, result)
@@ -263,6 +272,14 @@ class _MapCall:
                 )
 
 
+def _pack_item(index: int, item: Any) -> bytes:
+    try:
+        return _worker.pack(item)
+    except Exception as exc:  # cloudpickle raises TypeError, PicklingError, AttributeError...
+        raise task_error(index, item, type(exc).__name__, f"cannot be sent to a worker: {exc}",
+                         exc) from exc
+
+
 def _broken_future() -> Future[Any]:
     future: Future[Any] = Future()
     future.set_exception(BrokenProcessPool("the pool broke before any task was submitted"))
@@ -300,13 +317,13 @@ def _stop(processes: Iterable[BaseProcess]) -> None:
         process.join()
 
 
-def _release(resources: _Resources) -> None:
+def _release(resources: _Resources, *, wait: bool = True) -> None:
     """Shut down the executor and remove the shared files (idempotent)."""
     with resources.lock:
         generation, resources.generation = resources.generation, None
         directory, resources.directory = resources.directory, None
     if generation is not None:
-        generation.executor.shutdown(wait=True, cancel_futures=True)
+        generation.executor.shutdown(wait=wait, cancel_futures=True)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -95,12 +95,22 @@ def read_marker(path: str) -> tuple[int, int]:
     return _MARKER.unpack(data)
 
 
-def run_task(fn: SharedValue[Any], call_id: int, index: int, item: Any) -> Any:
-    """Run ``fn.value(item)`` in a worker; raise :class:`RemoteError` if it fails."""
+def pack(obj: Any) -> bytes:
+    """Serialise an item or a result with cloudpickle.
+
+    Workers do not import the driver's main module (:mod:`bigfit.engine._spawn`), so
+    objects of classes defined there must travel by value, as cloudpickle sends them.
+    """
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_task(fn: SharedValue[Any], call_id: int, index: int, item: bytes) -> bytes:
+    """Run ``fn.value(item)`` in a worker on an item from :func:`pack`; return the result
+    packed the same way, or raise :class:`RemoteError` if anything fails."""
     if _marker_fd is not None:
         os.pwrite(_marker_fd, _MARKER.pack(call_id, index), 0)
     try:
-        return fn.value(item)
+        return pack(fn.value(pickle.loads(item)))
     except Exception as exc:
         raise RemoteError.capture(exc) from None
     finally:

@@ -35,9 +35,10 @@ class LocalEngine(Engine):
     Notes
     -----
     Worker processes start with the ``spawn`` method (never ``fork``: the driver may
-    run pyarrow threads), so each one imports the main module: a script that uses a
-    pool must keep its top-level code under ``if __name__ == "__main__":``.  Functions
-    are sent with cloudpickle (lambdas and closures work), items with pickle.  Workers
+    run pyarrow threads) and, unlike plain multiprocessing, do not run the driver's main
+    module: a script needs no ``if __name__ == "__main__":`` guard, and each worker
+    imports only what its tasks use.  Functions, items and results travel with
+    cloudpickle (lambdas, closures and classes defined in the script work).  Workers
     ignore Ctrl-C (the driver stops them on ``KeyboardInterrupt``) and cap native
     threads to ``cores // workers`` each.
 
@@ -125,9 +126,13 @@ class LocalEngine(Engine):
         return self._get_pool().share(obj)
 
     def close(self) -> None:
-        """Stop the worker processes and remove broadcast files (a later call restarts)."""
+        """Stop the worker processes and remove broadcast files (a later call restarts).
+
+        Returns once the workers are told to exit, while their interpreters tear down;
+        the interpreter waits for them when it exits.
+        """
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(wait=False)
 
     @property
     def spec(self) -> str:
