@@ -12,12 +12,13 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 
 from bigfit.data.batch import Batch
+from bigfit.engine import tree_combine
 from bigfit.engine.local import LocalEngine
 from bigfit.exceptions import EmptyDatasetError
 from bigfit.models.linear._design import LinearDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize, pseudo_gradient
 from bigfit.models.linear._loss import get_loss
-from bigfit.models.linear._objective import Partial, objective
+from bigfit.models.linear._objective import Partial, RowSparse, combine, objective
 
 LEVELS = (4, 3)
 
@@ -189,11 +190,29 @@ def test_a_partial_crosses_processes_with_its_nonzero_gradient_rows_only() -> No
     data = pickle.dumps(partial)
     assert len(data) < 20_000  # the dense gradient is 6 MB
     back = pickle.loads(data)
-    np.testing.assert_array_equal(back.grad_coef, grad)
-    assert back.grad_coef.dtype == grad.dtype
+    assert isinstance(back.grad_coef, RowSparse) and len(back.grad_coef.rows) == 305
+    np.testing.assert_array_equal(back.dense().grad_coef, grad)
+    assert back.dense().grad_coef.dtype == grad.dtype
     np.testing.assert_array_equal(back.grad_intercept, partial.grad_intercept)
     assert (back.loss_sum, back.weight_sum, back.rows) == (1.5, 7.0, 9)
     assert pickle.loads(pickle.dumps(Partial(2.0, None, None, 3.0, 4))) == Partial(2.0, None, None, 3.0, 4)
+
+
+def test_sparse_and_dense_partials_add_up_to_the_dense_sum() -> None:
+    rng = np.random.default_rng(1)
+    grads = []
+    for _ in range(5):
+        grad = np.zeros((1000, 2))
+        grad[rng.choice(1000, 40, replace=False)] = rng.normal(size=(40, 2))
+        grads.append(grad)
+    partials = [Partial(1.0, g, np.ones(2), 2.0, 3) for g in grads]
+    shipped = [pickle.loads(pickle.dumps(p)) for p in partials]
+    mixed = [shipped[0], partials[1], shipped[2], shipped[3], partials[4]]
+    for parts in (shipped, mixed):
+        total = tree_combine(parts, combine).dense()
+        np.testing.assert_array_equal(total.grad_coef, tree_combine(grads, np.add))
+        np.testing.assert_array_equal(total.grad_intercept, np.full(2, 5.0))
+        assert (total.loss_sum, total.weight_sum, total.rows) == (5.0, 10.0, 15)
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
 def test_resume_from_state_equals_an_uninterrupted_run(binary, l1_ratio: float) -> None:

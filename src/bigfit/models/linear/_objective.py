@@ -18,7 +18,7 @@ and ``SGDClassifier``/``SGDRegressor(alpha, l1_ratio)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,52 +34,89 @@ Prepare = Callable[[Batch], Batch]
 
 
 @dataclass(frozen=True, slots=True)
+class RowSparse:
+    """A ``shape`` array that is zero outside ``rows`` (sorted, distinct).
+
+    The gradient of a shard of hashed rows touches a few hundred of the 2**18 rows of each
+    hashed column: partials travel and add up in this form, and the driver builds one
+    dense array at the end (:meth:`toarray`).  Every sum is the one the dense arrays
+    would give, to the last bit.
+    """
+
+    shape: tuple[int, ...]
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def from_dense(cls, array: np.ndarray) -> RowSparse:
+        """The non-zero rows of ``array``."""
+        rows = np.flatnonzero(np.any(array != 0, axis=1))
+        return cls(array.shape, rows, array[rows])
+
+    def __add__(self, other: RowSparse) -> RowSparse:
+        rows = np.union1d(self.rows, other.rows)
+        values = np.zeros((len(rows), *self.shape[1:]), dtype=np.result_type(self.values, other.values))
+        values[np.searchsorted(rows, self.rows)] = self.values
+        values[np.searchsorted(rows, other.rows)] += other.values
+        return RowSparse(self.shape, rows, values)
+
+    def add_to(self, dense: np.ndarray) -> np.ndarray:
+        """Return ``dense`` plus this array, in a new array."""
+        total = np.array(dense, dtype=np.result_type(dense, self.values))
+        total[self.rows] += self.values
+        return total
+
+    def toarray(self) -> np.ndarray:
+        """The dense array."""
+        dense = np.zeros(self.shape, dtype=self.values.dtype)
+        dense[self.rows] = self.values
+        return dense
+
+
+@dataclass(frozen=True, slots=True)
 class Partial:
     """Sums over some rows: ``sum w_i loss_i``, its gradient, ``sum w_i`` and the row count
     (rows of weight 0 included).
 
-    The gradients are None when the pass asked for the loss only.
+    The gradients are None when the pass asked for the loss only.  ``grad_coef`` of a
+    partial that crossed processes is a :class:`RowSparse` until :meth:`dense` is called.
     """
 
     loss_sum: float
-    grad_coef: np.ndarray | None
+    grad_coef: np.ndarray | RowSparse | None
     grad_intercept: np.ndarray | None
     weight_sum: float
     rows: int
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Between processes, only the gradient rows that are not zero travel: a shard of
-        # hashed rows touches a few hundred of the 2**18 rows of each hashed column.
-        return _unpack_partial, (self.loss_sum, _pack_rows(self.grad_coef), self.grad_intercept,
-                                 self.weight_sum, self.rows)
+        # Between processes, only the gradient rows that are not zero travel.
+        grad = self.grad_coef
+        if isinstance(grad, np.ndarray):
+            grad = RowSparse.from_dense(grad)
+        return Partial, (self.loss_sum, grad, self.grad_intercept, self.weight_sum, self.rows)
 
-
-def _pack_rows(array: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray, np.ndarray] | None:
-    """``array`` as its shape, the indices of its non-zero rows and those rows."""
-    if array is None:
-        return None
-    rows = np.flatnonzero(np.any(array != 0, axis=1))
-    return array.shape, rows, array[rows]
-
-
-def _unpack_partial(loss_sum: float, grad_coef: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None,
-                    grad_intercept: np.ndarray | None, weight_sum: float, rows: int) -> Partial:
-    dense = None
-    if grad_coef is not None:
-        shape, nonzero, values = grad_coef
-        dense = np.zeros(shape, dtype=values.dtype)
-        dense[nonzero] = values
-    return Partial(loss_sum, dense, grad_intercept, weight_sum, rows)
+    def dense(self) -> Partial:
+        """This partial with a dense ``grad_coef``."""
+        if not isinstance(self.grad_coef, RowSparse):
+            return self
+        return replace(self, grad_coef=self.grad_coef.toarray())
 
 
 def combine(left: Partial, right: Partial) -> Partial:
     """Return the sums over the rows of both partials (associative; used as ``combine``)."""
-    def add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None or b is None else a + b
-
-    return Partial(left.loss_sum + right.loss_sum, add(left.grad_coef, right.grad_coef),
-                   add(left.grad_intercept, right.grad_intercept),
+    return Partial(left.loss_sum + right.loss_sum, _add(left.grad_coef, right.grad_coef),
+                   _add(left.grad_intercept, right.grad_intercept),
                    left.weight_sum + right.weight_sum, left.rows + right.rows)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if isinstance(b, RowSparse) and not isinstance(a, RowSparse):
+        return b.add_to(a)
+    if isinstance(a, RowSparse) and not isinstance(b, RowSparse):
+        return a.add_to(b)
+    return a + b
 
 
 @dataclass(frozen=True)
@@ -236,13 +273,13 @@ class Objective:
                                            self.engine.broadcast(task))
         if total.weight_sum <= 0:
             raise EmptyDatasetError("The training data holds no rows (or zero total weight).")
-        return total
+        return total.dense()
 
     def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """Return ``(F - L1 term, gradient)`` at flat ``params`` (:meth:`LinearDesign.pack`)."""
         coef, intercept = self.design.unpack(np.asarray(params, dtype=np.float64))
         total = self.sums(coef, intercept)
-        assert total.grad_coef is not None and total.grad_intercept is not None
+        assert isinstance(total.grad_coef, np.ndarray) and total.grad_intercept is not None
         scale = 1.0 / total.weight_sum
         l2 = self.alpha * (1.0 - self.l1_ratio)
         value = total.loss_sum * scale + 0.5 * l2 * float(np.vdot(coef, coef))
