@@ -39,8 +39,8 @@ class RowSparse:
 
     The gradient of a shard of hashed rows touches a few hundred of the 2**18 rows of each
     hashed column: partials travel and add up in this form, and the driver builds one
-    dense array at the end (:meth:`toarray`).  Every sum is the one the dense arrays
-    would give, to the last bit.
+    dense array at the end (:meth:`toarray`).  Every sum equals, bit for bit, the one the
+    dense arrays would give (up to the sign of a zero).
     """
 
     shape: tuple[int, ...]
