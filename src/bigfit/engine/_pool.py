@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from bigfit.engine import _worker
 from bigfit.engine._spawn import WorkerContext
-from bigfit.engine.base import describe_item, task_error
+from bigfit.engine.base import describe_item, error_type_name, task_error
 from bigfit.engine.local import available_cores
 from bigfit.exceptions import EngineError
 
@@ -127,14 +127,13 @@ class WorkerPool:
         if generation is not None:
             _terminate(generation)
 
-    def close(self, *, wait: bool = True) -> None:
-        """Shut the workers down and remove shared files; the pool may start again.
+    def close(self) -> None:
+        """Tell the workers to exit and remove shared files; the pool may start again.
 
-        ``wait=False`` returns once the workers are told to exit, without waiting for
-        their interpreters to tear down (a fifth of a second each with numba loaded);
-        the interpreter still waits for them when it exits.
+        Returns without waiting for the workers' interpreters to tear down (a fifth of
+        a second each with numba loaded); the interpreter waits for them when it exits.
         """
-        _release(self._resources, wait=wait)
+        _release(self._resources, wait=False)
 
     def _start(self) -> _Generation:
         markers = os.path.join(self._directory(), "workers")
@@ -276,7 +275,7 @@ def _pack_item(index: int, item: Any) -> bytes:
     try:
         return _worker.pack(item)
     except Exception as exc:  # cloudpickle raises TypeError, PicklingError, AttributeError...
-        raise task_error(index, item, type(exc).__name__, f"cannot be sent to a worker: {exc}",
+        raise task_error(index, item, error_type_name(exc), f"cannot be sent to a worker: {exc}",
                          exc) from exc
 
 

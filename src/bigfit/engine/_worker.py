@@ -239,14 +239,14 @@ def _is_plain_array(obj: Any) -> bool:
 
 def _write_pickle(obj: Any, path: str) -> None:
     try:
-        with open(path, "wb") as file:
-            cloudpickle.dump(obj, file, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pack(obj)
     except Exception as exc:  # cloudpickle raises TypeError, PicklingError, AttributeError...
-        remove_file(path)
         raise EngineError(
             f"Cannot send {describe_item(obj)} to worker processes: cloudpickle failed with "
             f"{error_type_name(exc)}: {exc}. Build such objects inside the task instead."
         ) from exc
+    with open(path, "wb") as file:
+        file.write(data)
 
 
 def _load(key: str, path: str, kind: str) -> Any:

@@ -132,7 +132,7 @@ class LocalEngine(Engine):
         the interpreter waits for them when it exits.
         """
         if self._pool is not None:
-            self._pool.close(wait=False)
+            self._pool.close()
 
     @property
     def spec(self) -> str:
