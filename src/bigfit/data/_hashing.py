@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bigfit.data._arrays import raw_values, valid_mask
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PRIME = np.uint64(0x100000001B3)
 MISSING = np.uint64(0)
@@ -49,21 +51,22 @@ def hash_array(array: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
         return np.concatenate([hash_array(chunk, seed) for chunk in array.chunks])
     if pa.types.is_dictionary(array.type):
         dictionary = hash_array(array.dictionary, seed)
-        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        indices = raw_values(array.indices)
+        if array.null_count:
+            indices = np.where(valid_mask(array), indices, 0)
         out = dictionary[indices.astype(np.intp, copy=False)]
     elif pa.types.is_string(array.type) or pa.types.is_binary(array.type) or \
             pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type):
         out = _hash_binary(array, seed)
     elif pa.types.is_boolean(array.type):
-        out = mix64(array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64) + 1, seed)
+        out = mix64(raw_values(array).astype(np.uint64) + 1, seed)
     else:
         if pa.types.is_temporal(array.type):  # dates and times hash by their integer value
             array = pc.cast(array, pa.int64() if array.type.bit_width == 64 else pa.int32())
-        as_float = pc.cast(array, pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-        out = mix64(as_float.view(np.uint64), seed)
+        out = mix64(raw_values(pc.cast(array, pa.float64())).view(np.uint64), seed)
     out[out == MISSING] = 1  # keep 0 for "missing"
     if array.null_count:
-        out[~array.is_valid().to_numpy(zero_copy_only=False)] = MISSING
+        out[~valid_mask(array)] = MISSING
     return out
 
 

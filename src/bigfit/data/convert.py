@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bigfit.data._arrays import to_numpy, valid_mask
 from bigfit.data._hashing import hash_array, mix64
 from bigfit.data.batch import Batch
 from bigfit.data.schema import DATETIME_PARTS, Layout
@@ -45,9 +46,7 @@ def numeric_values(array: pa.Array) -> np.ndarray:
     """Return a numeric array as numpy (zero-copy when it has no nulls), nulls as NaN."""
     if pa.types.is_decimal(array.type):
         array = pc.cast(array, pa.float64())
-    if array.null_count and pa.types.is_integer(array.type):
-        array = pc.cast(array, pa.float64())
-    return array.to_numpy(zero_copy_only=False)
+    return to_numpy(array)
 
 
 def target_values(array: pa.Array) -> np.ndarray:
@@ -56,12 +55,12 @@ def target_values(array: pa.Array) -> np.ndarray:
         array = array.dictionary_decode()
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
         return numeric_values(array)
-    return array.to_numpy(zero_copy_only=False)
+    return to_numpy(array)
 
 
 def _datetime_part(values: pa.Array, part: str) -> np.ndarray:
     if part == "hour" and pa.types.is_date(values.type):
-        return np.where(values.is_valid().to_numpy(zero_copy_only=False), 0.0, np.nan)
+        return np.where(valid_mask(values), 0.0, np.nan)
     return numeric_values(_DATETIME_FUNCTIONS[part](values))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from bigfit.data._arrays import from_numpy
 from bigfit.data.batch import Batch
 from bigfit.data.convert import row_ids, to_batch
 from bigfit.data.formats import Format
@@ -82,7 +83,7 @@ class Reader:
             if self.holdout is not None:
                 keep = self.holdout.mask(self.holdout.split_ids(record_batch, ids))
                 if not keep.all():
-                    record_batch, ids = record_batch.filter(pa.array(keep)), ids[keep]
+                    record_batch, ids = record_batch.filter(from_numpy(keep)), ids[keep]
             if record_batch.num_rows:
                 yield to_batch(record_batch, self.layout, ids)
 
