@@ -80,7 +80,7 @@ print(rows, "pandas" in sys.modules)
 
 @pytest.mark.parametrize("cached", [False, True])
 def test_reading_a_shard_does_not_import_pandas(cached: bool, tmp_path: Path) -> None:
-    """A worker process reads, filters and hashes rows without loading pandas (0.2 s, 50 MB)."""
+    """A worker process reads, filters and hashes rows without loading pandas (0.2 s, 40 MB)."""
     path = tmp_path / "data.parquet"
     pq.write_table(make_table(2_000, seed=3), path, row_group_size=500)
     data = Dataset(str(path), target="y", weight="w")

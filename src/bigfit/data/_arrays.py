@@ -1,7 +1,7 @@
 """Numbers and booleans between Arrow arrays and numpy, without importing pandas.
 
 pyarrow's ``Array.to_numpy`` and ``pa.array(ndarray)`` import pandas when it is installed,
-even for plain numbers: about 0.2 s and 50 MB in a fresh worker process that has no other
+even for plain numbers: about 0.2 s and 40 MB in a fresh worker process that has no other
 use for it.  The read path converts only numbers, booleans and validity masks, through
 these functions; other types still go through pyarrow.
 """
