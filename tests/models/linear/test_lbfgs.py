@@ -252,6 +252,41 @@ def test_minimize_a_quadratic_and_its_stopping_rules() -> None:
     assert result.x[0] == 0.0 and result.x[1] == 0.0
 
 
+def chain(x: np.ndarray) -> tuple[float, np.ndarray]:
+    """0.5 (x0 - 1)^2 + 0.5 (x1 - x0)^2: x1's gradient is exactly 0 at the start, yet its
+    optimum is 1; x2 and x3 never get a gradient (like hash buckets that no row reaches)."""
+    g = np.zeros_like(x)
+    g[0] = (x[0] - 1.0) - (x[1] - x[0])
+    g[1] = x[1] - x[0]
+    return 0.5 * (x[0] - 1.0) ** 2 + 0.5 * (x[1] - x[0]) ** 2, g
+
+
+def test_the_solver_works_on_the_coordinates_the_gradient_reaches() -> None:
+    result = minimize(chain, np.zeros(4), tol=1e-10, history=3)
+    np.testing.assert_allclose(result.x, [1.0, 1.0, 0.0, 0.0], atol=1e-9)
+    assert result.x[2] == result.x[3] == 0.0
+    np.testing.assert_array_equal(result.state.support, [0, 1])  # x1 joined after the start
+    assert all(len(v) == 2 for v in (*result.state.s, *result.state.y))
+    # A start away from zero puts its non-zero coordinates on the support.
+    moved = minimize(chain, np.array([0.0, 0.0, 0.0, 3.0]), tol=1e-10)
+    np.testing.assert_allclose(moved.x, [1.0, 1.0, 0.0, 3.0], atol=1e-9)
+
+
+def test_a_checkpoint_of_full_length_pairs_still_resumes() -> None:
+    """States saved before the solver kept a support store (s, y) at full length."""
+    saved: list[OptimizerState] = []
+    minimize(chain, np.zeros(4), max_iter=3, history=3, callback=saved.append)
+    old = saved[1].to_dict()
+    full = np.zeros((len(old["s"]), 4))
+    full[:, old["support"]] = old["s"]
+    old["s"], old["y"] = full, np.zeros_like(full)
+    old["y"][:, old["support"]] = saved[1].to_dict()["y"]
+    del old["support"]
+    resumed = minimize(chain, np.zeros(4), tol=1e-10, state=OptimizerState.from_dict(old))
+    np.testing.assert_allclose(resumed.x, [1.0, 1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_array_equal(resumed.state.support, [0, 1])
+
+
 def test_pseudo_gradient() -> None:
     x = np.array([1.0, -1.0, 0.0, 0.0, 0.0, 0.0])
     g = np.array([0.5, 0.5, 0.5, -2.0, 2.0, 0.5])

@@ -6,9 +6,17 @@ line search; with ``l1 > 0`` it is OWL-QN: the quasi-Newton direction is compute
 pseudo-gradient, clipped to its sign pattern, and each trial point is projected onto the
 orthant of the current point, so coordinates reach exact zeros.
 
-The whole optimiser state (point, value, gradient, the ``(s, y)`` memory, iteration count,
-history) lives in :class:`OptimizerState`, made of plain arrays and numbers: a run resumed
-from the state saved after ``k`` iterations continues exactly as the uninterrupted run.
+The quasi-Newton arithmetic runs on the *support*: the coordinates where the gradient
+has ever been non-zero.  Elsewhere the point, the gradient, every ``(s, y)`` pair and so
+every direction are exactly zero (a hashed coefficient that no row reaches, say), so
+leaving those coordinates out changes nothing but the cost: with 2**18 hash buckets a
+column and a few hundred categories, an iteration works on hundreds of numbers, not
+hundreds of thousands, and the memory holds as few.
+
+The whole optimiser state (point, value, gradient, support, the ``(s, y)`` memory,
+iteration count, history) lives in :class:`OptimizerState`, made of plain arrays and
+numbers: a run resumed from the state saved after ``k`` iterations continues exactly as
+the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -39,13 +47,18 @@ class OptimizerState:
         Smooth value ``f(x)`` (without the L1 term).
     g : ndarray of shape (n,)
         Smooth gradient at ``x``.
-    s, y : tuple of ndarray of shape (n,)
-        Memory of the last ``m`` steps ``x_{k+1} - x_k`` and gradient changes, oldest first
-        (rows, so that a snapshot per iteration copies nothing; :meth:`to_dict` stacks them).
+    s, y : tuple of ndarray of shape (len(support),)
+        Memory of the last ``m`` steps ``x_{k+1} - x_k`` and gradient changes on the
+        support, oldest first (rows, so that a snapshot per iteration copies nothing;
+        :meth:`to_dict` stacks them).
     n_iter : int
         Iterations done.
     history : ndarray of shape (n_iter + 1,)
         ``F`` at the start and after every iteration.
+    support : ndarray of int, optional
+        Sorted coordinates where the gradient has been non-zero (see the module
+        docstring); None when ``s`` and ``y`` are full length (a state from an older
+        checkpoint, or a start).
     """
 
     x: np.ndarray
@@ -55,23 +68,27 @@ class OptimizerState:
     y: tuple[np.ndarray, ...]
     n_iter: int = 0
     history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    support: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the state as a dict of numpy arrays and numbers (for a checkpoint)."""
+        support, s, y = _on_support(self)
         return {"x": self.x.copy(), "f": float(self.f), "g": self.g.copy(),
-                "s": _stack(self.s, len(self.x)), "y": _stack(self.y, len(self.x)),
-                "n_iter": int(self.n_iter), "history": self.history.copy()}
+                "s": _stack(s, len(support)), "y": _stack(y, len(support)),
+                "support": support.copy(), "n_iter": int(self.n_iter),
+                "history": self.history.copy()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> OptimizerState:
         """Rebuild a state written by :meth:`to_dict`."""
         x = np.array(state["x"], dtype=np.float64)
-        n = len(x)
+        support = np.array(state["support"], dtype=np.int64) if "support" in state else None
+        n = len(x) if support is None else len(support)
         return cls(x=x, f=float(state["f"]), g=np.array(state["g"], dtype=np.float64),
                    s=tuple(np.array(state["s"], dtype=np.float64).reshape(-1, n)),
                    y=tuple(np.array(state["y"], dtype=np.float64).reshape(-1, n)),
                    n_iter=int(state["n_iter"]),
-                   history=np.array(state["history"], dtype=np.float64))
+                   history=np.array(state["history"], dtype=np.float64), support=support)
 
 
 @dataclass
@@ -106,7 +123,7 @@ class Result:
 
 
 class _Memory:
-    """The last ``size`` pairs ``(s, y)`` and the two-loop product ``-H v``."""
+    """The last ``size`` pairs ``(s, y)`` on the support and the two-loop product ``-H v``."""
 
     def __init__(self, size: int, s: tuple[np.ndarray, ...], y: tuple[np.ndarray, ...]) -> None:
         self.size = size
@@ -121,6 +138,14 @@ class _Memory:
     def clear(self) -> None:
         self.s.clear()
         self.y.clear()
+
+    def embed(self, support: np.ndarray, grown: np.ndarray) -> None:
+        """Re-index the pairs from ``support`` to its superset ``grown`` (zeros in the new places)."""
+        if len(grown) == len(support):
+            return
+        at = np.searchsorted(grown, support)
+        self.s = [_embed(v, at, len(grown)) for v in self.s]
+        self.y = [_embed(v, at, len(grown)) for v in self.y]
 
     def direction(self, v: np.ndarray) -> np.ndarray:
         """Return ``-H v`` (``-v`` scaled to unit length when the memory is empty)."""
@@ -140,6 +165,24 @@ class _Memory:
 
 def _stack(rows: tuple[np.ndarray, ...], n: int) -> np.ndarray:
     return np.stack(rows) if rows else np.zeros((0, n))
+
+
+def _embed(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    out[at] = values
+    return out
+
+
+def _on_support(state: OptimizerState) -> tuple[np.ndarray, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Return the state's support and its pairs on it; a state without one gets the
+    coordinates where ``x``, ``g`` or a pair is non-zero."""
+    if state.support is not None:
+        return state.support, state.s, state.y
+    nonzero = np.zeros(len(state.x), dtype=bool)
+    for v in (state.x, state.g, *state.s, *state.y):
+        nonzero |= v != 0
+    support = np.flatnonzero(nonzero)
+    return support, tuple(v[support] for v in state.s), tuple(v[support] for v in state.y)
 
 
 def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: float, mask: np.ndarray) -> np.ndarray:
@@ -166,15 +209,15 @@ class _Problem:
     def penalty(self, x: np.ndarray) -> float:
         return self.l1 * float(np.abs(x[self.mask]).sum()) if self.l1 else 0.0
 
-    def constrain(self, d: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    def constrain(self, d: np.ndarray, pg: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Zero the penalised components of ``d`` that do not point down ``-pg``."""
-        return np.where(self.mask & (d * pg >= 0), 0.0, d) if self.l1 else d
+        return np.where(mask & (d * pg >= 0), 0.0, d) if self.l1 else d
 
-    def project(self, x_new: np.ndarray, orthant: np.ndarray) -> np.ndarray:
+    def project(self, x_new: np.ndarray, orthant: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Zero the penalised coordinates of ``x_new`` that left ``orthant``."""
         if not self.l1:
             return x_new
-        return np.where(self.mask & (np.sign(x_new) != orthant), 0.0, x_new)
+        return np.where(mask & (np.sign(x_new) != orthant), 0.0, x_new)
 
 
 def minimize(fun: Fun, x0: np.ndarray, *, l1: float = 0.0, l1_mask: np.ndarray | None = None,
@@ -244,58 +287,69 @@ def _run(problem: _Problem, state: OptimizerState, max_iter: int, tol: float, si
          max_linesearch: int) -> Result:
     x, f, g, n_iter = state.x, state.f, state.g, state.n_iter
     F = f + problem.penalty(x)
-    memory = _Memory(size, state.s, state.y)
+    start, s, y = _on_support(state)
+    support = np.union1d(start, np.flatnonzero(g))  # grows only at a start
+    memory = _Memory(size, s, y)
+    memory.embed(start, support)
     history = [float(v) for v in state.history]
     converged, message = False, "reached max_iter"
     while True:
-        pg = pseudo_gradient(x, g, problem.l1, problem.mask)
+        pg = pseudo_gradient(x[support], g[support], problem.l1, problem.mask[support])
         if float(np.max(np.abs(pg), initial=0.0)) <= tol:
             converged, message = True, "the pseudo-gradient is below tol"
             break
         if n_iter >= max_iter:
             break
-        step = _line_search(problem, x, F, pg, memory, max_linesearch)
+        step = _line_search(problem, x, F, pg, memory, support, max_linesearch)
         if step is None and memory.s:  # retry once along steepest descent
             memory.clear()
-            step = _line_search(problem, x, F, pg, memory, max_linesearch)
+            step = _line_search(problem, x, F, pg, memory, support, max_linesearch)
         if step is None:
             message = "the line search found no decrease (F is flat to machine precision here)"
             break
         x_new, f_new, g_new, F_new = step
-        memory.push(x_new - x, g_new - g)
+        grown = np.union1d(support, np.flatnonzero(g_new))
+        memory.embed(support, grown)
+        memory.push(x_new[grown] - x[grown], g_new[grown] - g[grown])
         decrease = F - F_new
-        x, f, g, F, n_iter = x_new, f_new, g_new, F_new, n_iter + 1
+        x, f, g, F, n_iter, support = x_new, f_new, g_new, F_new, n_iter + 1, grown
         history.append(F)
         if decrease <= ftol * max(abs(F), abs(F + decrease), 1.0):
             converged, message = True, "F decreased by less than ftol"
             break
-        if callback is not None and callback(_snapshot(x, f, g, memory, n_iter, history)):
+        if callback is not None and callback(_snapshot(x, f, g, memory, n_iter, history, support)):
             message = "stopped by the callback"
             break
-    final = _snapshot(x, f, g, memory, n_iter, history)
+    final = _snapshot(x, f, g, memory, n_iter, history, support)
     return Result(x, F, n_iter, converged, history, message, final)
 
 
 def _line_search(problem: _Problem, x: np.ndarray, F: float, pg: np.ndarray, memory: _Memory,
-                 max_linesearch: int) -> tuple[np.ndarray, float, np.ndarray, float] | None:
-    """Backtrack from step 1 along the (constrained) quasi-Newton direction until Armijo holds."""
-    d = problem.constrain(memory.direction(pg), pg)
+                 support: np.ndarray, max_linesearch: int,
+                 ) -> tuple[np.ndarray, float, np.ndarray, float] | None:
+    """Backtrack from step 1 along the (constrained) quasi-Newton direction until Armijo
+    holds; ``pg`` and the direction live on ``support``, where ``x`` may move."""
+    mask = problem.mask[support]
+    d = problem.constrain(memory.direction(pg), pg, mask)
     if float(d @ pg) >= 0:  # not a descent direction: restart from steepest descent
         memory.clear()
-        d = problem.constrain(memory.direction(pg), pg)
-    orthant = np.where(x != 0, np.sign(x), -np.sign(pg))
+        d = problem.constrain(memory.direction(pg), pg, mask)
+    x_on = x[support]
+    orthant = np.where(x_on != 0, np.sign(x_on), -np.sign(pg))
     t = 1.0
     for _ in range(max_linesearch):
-        x_new = problem.project(x + t * d, orthant)
+        moved = problem.project(x_on + t * d, orthant, mask)
+        x_new = x.copy()
+        x_new[support] = moved
         f_new, g_new, F_new = problem.evaluate(x_new)
-        if F_new <= F + _ARMIJO * float(pg @ (x_new - x)):
+        if F_new <= F + _ARMIJO * float(pg @ (moved - x_on)):
             return x_new, f_new, g_new, F_new
         t *= 0.5
     return None
 
 
 def _snapshot(x: np.ndarray, f: float, g: np.ndarray, memory: _Memory, n_iter: int,
-              history: list[float]) -> OptimizerState:
-    # The memory's rows are never written in place, so the snapshot shares them.
+              history: list[float], support: np.ndarray) -> OptimizerState:
+    # The memory's rows and the support are never written in place: the snapshot shares them.
     return OptimizerState(x.copy(), f, g.copy(), tuple(memory.s), tuple(memory.y), n_iter,
-                          np.array(history))
+                          np.array(history), support)
