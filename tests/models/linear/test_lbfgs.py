@@ -18,7 +18,7 @@ from bigfit.exceptions import EmptyDatasetError
 from bigfit.models.linear._design import LinearDesign
 from bigfit.models.linear._lbfgs import OptimizerState, minimize, pseudo_gradient
 from bigfit.models.linear._loss import get_loss
-from bigfit.models.linear._objective import Partial, RowSparse, combine, objective
+from bigfit.models.linear._objective import Partial, RowSparse, ShardTask, combine, objective
 
 LEVELS = (4, 3)
 
@@ -196,6 +196,21 @@ def test_a_partial_crosses_processes_with_its_nonzero_gradient_rows_only() -> No
     np.testing.assert_array_equal(back.grad_intercept, partial.grad_intercept)
     assert (back.loss_sum, back.weight_sum, back.rows) == (1.5, 7.0, 9)
     assert pickle.loads(pickle.dumps(Partial(2.0, None, None, 3.0, 4))) == Partial(2.0, None, None, 3.0, 4)
+
+
+def test_a_shard_task_sends_the_nonzero_rows_of_its_coefficients() -> None:
+    design = LinearDesign(5, 2**18, 1)
+    coef = np.zeros((design.n_features, 1))
+    coef[:5, 0] = 1.0
+    coef[[70, 9_000, 200_000], 0] = [0.5, -2.0, 3.0]
+    task = ShardTask(coef, np.zeros(1), design, get_loss("log_loss"))
+    data = pickle.dumps(task)
+    assert len(data) < 10_000  # the dense table is 2 MB
+    back = pickle.loads(data)
+    np.testing.assert_array_equal(back.coef, coef)
+    assert back.coef.dtype == coef.dtype and back.design == design
+    dense = ShardTask(np.ones((10, 1)), np.zeros(1), LinearDesign(10, 0, 1), get_loss("log_loss"))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(dense)).coef, dense.coef)
 
 
 def test_sparse_and_dense_partials_add_up_to_the_dense_sum() -> None:

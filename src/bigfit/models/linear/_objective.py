@@ -135,6 +135,20 @@ class ShardTask:
     batch_size: int | None = None
     with_gradient: bool = True
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Between processes, a coefficient table that is mostly zero (hashed columns: the
+        # buckets some row reached) travels as its non-zero rows.
+        coef: np.ndarray | RowSparse = self.coef
+        sparse = RowSparse.from_dense(self.coef)
+        if 2 * len(sparse.rows) < len(self.coef):
+            coef = sparse
+        return _shard_task, (coef, self.intercept, self.design, self.loss, self.prepare,
+                             self.batch_size, self.with_gradient)
+
+
+def _shard_task(coef: np.ndarray | RowSparse, *fields: Any) -> ShardTask:
+    return ShardTask(coef.toarray() if isinstance(coef, RowSparse) else coef, *fields)
+
 
 def _loss_terms(batch: Batch, design: LinearDesign, loss: Loss, coef: np.ndarray,
                 intercept: np.ndarray, exact: bool = True) -> tuple[float, np.ndarray, float]:
