@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigfit import Dataset
-from bigfit.data._arrays import from_numpy, raw_values, to_numpy, valid_mask
+from bigfit.data._arrays import filled_values, from_numpy, raw_values, to_numpy, valid_mask
 from tests.conftest import make_table
 
 NUMERIC = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32(), pa.uint64(),
@@ -39,6 +39,9 @@ def test_to_numpy_equals_pyarrow(kind: pa.DataType, nulls: bool) -> None:
         np.testing.assert_array_equal(valid_mask(part), part.is_valid().to_numpy(zero_copy_only=False))
         valid = valid_mask(part)
         np.testing.assert_array_equal(raw_values(part)[valid], expected[valid])
+        filled = filled_values(part, 7)
+        np.testing.assert_array_equal(filled[valid], expected[valid])
+        assert (filled[~valid] == 7).all()
 
 
 def test_booleans_of_any_offset() -> None:

@@ -15,7 +15,7 @@ import pyarrow as pa
 def raw_values(array: pa.Array) -> np.ndarray:
     """Return the values of a numeric or boolean array (zero-copy for numbers).
 
-    Entries at null positions are unspecified: mask them with :func:`valid`.
+    Entries at null positions are unspecified: mask them with :func:`valid_mask`.
     """
     n, kind = len(array), array.type
     buffer = array.buffers()[1] if n else None  # None also for a cast of an all-null array
@@ -31,6 +31,12 @@ def raw_values(array: pa.Array) -> np.ndarray:
     if buffer is None:
         return np.zeros(n, dtype=dtype)
     return np.frombuffer(buffer, dtype=dtype, count=n, offset=array.offset * dtype.itemsize)
+
+
+def filled_values(array: pa.Array, fill: float) -> np.ndarray:
+    """Return :func:`raw_values` with ``fill`` at the nulls (a view when there are none)."""
+    values = raw_values(array)
+    return values if array.null_count == 0 else np.where(valid_mask(array), values, fill)
 
 
 def valid_mask(array: pa.Array) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bigfit.data._arrays import raw_values, valid_mask
+from bigfit.data._arrays import filled_values, raw_values, valid_mask
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PRIME = np.uint64(0x100000001B3)
@@ -51,9 +51,7 @@ def hash_array(array: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
         return np.concatenate([hash_array(chunk, seed) for chunk in array.chunks])
     if pa.types.is_dictionary(array.type):
         dictionary = hash_array(array.dictionary, seed)
-        indices = raw_values(array.indices)
-        if array.null_count:
-            indices = np.where(valid_mask(array), indices, 0)
+        indices = filled_values(array.indices, 0)
         out = dictionary[indices.astype(np.intp, copy=False)]
     elif pa.types.is_string(array.type) or pa.types.is_binary(array.type) or \
             pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type):

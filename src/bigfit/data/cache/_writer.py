@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from bigfit.data._arrays import raw_values, valid_mask
+from bigfit.data._arrays import filled_values
 from bigfit.data.batch import Batch
 from bigfit.data.cache._files import LABELS, array_path, write_meta
 from bigfit.data.schema import Layout
@@ -61,7 +61,7 @@ class _LabelCodes:
         self.type = encoded.type.value_type
         remap = [self.index.setdefault(value, len(self.index))
                  for value in encoded.dictionary.to_pylist()]  # one entry per class, not per row
-        indices = np.where(valid_mask(encoded.indices), raw_values(encoded.indices), -1)
+        indices = filled_values(encoded.indices, -1)
         return np.asarray([*remap, -1], dtype=np.int32)[indices]
 
     def write(self, path: Path) -> None:

@@ -294,16 +294,17 @@ def _run(problem: _Problem, state: OptimizerState, max_iter: int, tol: float, si
     history = [float(v) for v in state.history]
     converged, message = False, "reached max_iter"
     while True:
-        pg = pseudo_gradient(x[support], g[support], problem.l1, problem.mask[support])
+        mask = problem.mask[support]
+        pg = pseudo_gradient(x[support], g[support], problem.l1, mask)
         if float(np.max(np.abs(pg), initial=0.0)) <= tol:
             converged, message = True, "the pseudo-gradient is below tol"
             break
         if n_iter >= max_iter:
             break
-        step = _line_search(problem, x, F, pg, memory, support, max_linesearch)
+        step = _line_search(problem, x, F, pg, memory, support, mask, max_linesearch)
         if step is None and memory.s:  # retry once along steepest descent
             memory.clear()
-            step = _line_search(problem, x, F, pg, memory, support, max_linesearch)
+            step = _line_search(problem, x, F, pg, memory, support, mask, max_linesearch)
         if step is None:
             message = "the line search found no decrease (F is flat to machine precision here)"
             break
@@ -325,11 +326,11 @@ def _run(problem: _Problem, state: OptimizerState, max_iter: int, tol: float, si
 
 
 def _line_search(problem: _Problem, x: np.ndarray, F: float, pg: np.ndarray, memory: _Memory,
-                 support: np.ndarray, max_linesearch: int,
+                 support: np.ndarray, mask: np.ndarray, max_linesearch: int,
                  ) -> tuple[np.ndarray, float, np.ndarray, float] | None:
     """Backtrack from step 1 along the (constrained) quasi-Newton direction until Armijo
-    holds; ``pg`` and the direction live on ``support``, where ``x`` may move."""
-    mask = problem.mask[support]
+    holds; ``pg``, the direction and ``mask`` (the L1 mask) live on ``support``, where
+    ``x`` may move."""
     d = problem.constrain(memory.direction(pg), pg, mask)
     if float(d @ pg) >= 0:  # not a descent direction: restart from steepest descent
         memory.clear()
