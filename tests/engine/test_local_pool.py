@@ -5,7 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +201,35 @@ def test_closed_engine_starts_again() -> None:
         assert other.map(abs, [-2]) == [2]
         other.close()
         assert other.map(abs, [-3]) == [3]
+
+
+def _report_once_per_worker(folder: str, workers: int) -> tuple[int, bool]:
+    """Return this worker's pid and whether numba's compiler target is loaded, after
+    every worker has taken one such task (so that each of them reports)."""
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(folder)) < workers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid(), "numba.np.arraymath" in sys.modules  # imported by numba's target
+
+
+def test_start_readies_every_worker_before_the_first_task(tmp_path: Path) -> None:
+    folder = str(tmp_path)
+    with LocalEngine(2) as engine:
+        assert engine.start() is engine
+        reports = engine.map(lambda _: _report_once_per_worker(folder, 2), range(2))
+        assert len({pid for pid, _ in reports}) == 2
+        assert all(loaded for _, loaded in reports)
+        engine.start()  # already started: the same workers
+        assert {pid for pid, _ in reports} >= set(engine.map(lambda _: os.getpid(), range(10)))
+
+
+def test_in_process_start_loads_the_runtime_here() -> None:
+    code = ("import sys\n"
+            "from bigfit.engine import LocalEngine\n"
+            "before = 'numba.np.arraymath' in sys.modules\n"
+            "engine = LocalEngine()\n"
+            "assert engine.start() is engine\n"
+            "print(before, 'numba.np.arraymath' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

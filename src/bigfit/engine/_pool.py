@@ -8,6 +8,7 @@ worker records which item it is running, so the item that keeps killing workers 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import pickle
@@ -40,6 +41,8 @@ T = TypeVar("T")
 # multiprocessing's resource tracker, until exit).  Workers skip the driver's main
 # module (see _spawn), so they start with the imports their tasks need.
 _TERMINATE_GRACE_S = 2.0
+# How long start() lets a worker wait for the others to be ready (a safety net only).
+_START_TIMEOUT_S = 120.0
 _call_ids = itertools.count()
 
 
@@ -63,7 +66,8 @@ class _Resources:
 
 
 class WorkerPool:
-    """``workers`` processes that run tasks; nothing starts before the first task.
+    """``workers`` processes that run tasks; nothing starts before the first task or
+    :meth:`start`.
 
     Parameters
     ----------
@@ -93,6 +97,15 @@ class WorkerPool:
             raise
         finally:
             fn_ref.release()
+
+    def start(self) -> None:
+        """Start every worker and wait until each has loaded bigfit's data runtime."""
+        ready = tempfile.mkdtemp(prefix="ready-", dir=self._directory())
+        try:
+            start = functools.partial(_worker.start_worker, ready, self.workers, _START_TIMEOUT_S)
+            self.map(start, range(self.workers), None)
+        finally:
+            shutil.rmtree(ready, ignore_errors=True)
 
     def share(self, obj: T) -> _worker.SharedValue[T]:
         """Write ``obj`` once where every worker can load it."""

@@ -2,6 +2,7 @@
 
 - :func:`initialize` prepares a fresh worker (signals, thread caps, crash marker);
 - :func:`run_task` runs one task and reports failures as plain, always-picklable data;
+- :func:`start_worker` readies a worker ahead of the first task (``engine.start()``);
 - :class:`SharedValue` is the handle of a value written once to a file (a broadcast,
   or the function of one ``map`` call) that each worker loads once and caches.
 """
@@ -14,6 +15,7 @@ import pickle
 import signal
 import struct
 import sys
+import time
 import traceback
 import uuid
 import weakref
@@ -81,6 +83,24 @@ def _limit_loaded_libraries(threads: int) -> None:
                      "not installed: BLAS threads are not capped in worker %d", os.getpid())
         return
     threadpool_limits(limits=threads)
+
+
+def start_worker(ready_dir: str, workers: int, timeout: float, _index: int) -> int:
+    """Task of :meth:`WorkerPool.start`: load bigfit's data runtime, then wait until
+    ``workers`` workers have (or ``timeout`` seconds have passed); return the pid.
+
+    Waiting keeps this worker busy, so that each of the ``workers`` tasks runs in a
+    worker of its own.
+    """
+    from bigfit.data._warm import warm_up  # the engine layer sits above data
+
+    warm_up()
+    with open(os.path.join(ready_dir, str(os.getpid())), "wb"):
+        pass
+    deadline = time.monotonic() + timeout
+    while len(os.listdir(ready_dir)) < workers and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return os.getpid()
 
 
 def read_marker(path: str) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from bigfit.exceptions import BigfitError, EngineError, TaskError, UnknownEngineError
 
@@ -41,6 +41,7 @@ class Engine(abc.ABC):
 
     Hooks, in the order an algorithm calls them:
 
+    - :meth:`start`, optionally: engines also start on first use;
     - :meth:`broadcast` once per model state, before the tasks that read it;
     - :meth:`map` for independent work, or :meth:`map_reduce` for statistics that
       combine with an associative function;
@@ -113,6 +114,15 @@ class Engine(abc.ABC):
     def broadcast(self, obj: T) -> Broadcast[T]:
         """Ship ``obj`` to every worker once; tasks read it with ``handle.value``."""
         return Broadcast(obj)
+
+    def start(self) -> Self:
+        """Start the workers now, rather than on first use, and return the engine.
+
+        Engines start when their first job needs them; starting ahead takes start-up
+        (processes, sessions, imports) out of that job, for interactive sessions and
+        for timing jobs alone.  Starting a started engine does nothing.
+        """
+        return self
 
     def close(self) -> None:  # noqa: B027 - an optional hook: nothing to release by default
         """Release workers and any resource the engine started."""

@@ -120,6 +120,11 @@ class EngineContract:
         assert "_fail_on_bad" in "".join(traceback.format_exception(info.value))
         assert engine.map(_jittered_square, [3]) == [9]  # still usable
 
+    def test_start_returns_the_engine_ready_for_jobs(self, engine: Engine) -> None:
+        assert engine.start() is engine
+        assert engine.start() is engine  # a started engine stays as it is
+        assert engine.map(abs, [-1, 2]) == [1, 2]
+
     def test_empty_items_give_an_empty_list(self, engine: Engine) -> None:
         calls: list[int] = []
         assert engine.map(_jittered_square, [], on_result=lambda i, _: calls.append(i)) == []

@@ -197,6 +197,11 @@ class RayEngine(Engine):
         self._connect()
         return RayBroadcast.put(obj)
 
+    def start(self) -> RayEngine:
+        """Connect to Ray now, starting a local runtime if none runs, and return the engine."""
+        self._connect()
+        return self
+
     def close(self) -> None:
         """Free the cached shards and shut down the runtime if bigfit initialised it (a later call
         starts again)."""

@@ -187,6 +187,12 @@ class SparkEngine(Engine):
         """
         return SparkBroadcast.create(self.session.sparkContext, obj)
 
+    def start(self) -> SparkEngine:
+        """Find or start the session now and return the engine; Spark starts its Python
+        workers with the first job."""
+        _ = self.session
+        return self
+
     def close(self) -> None:
         """Stop the session (and its JVM) if bigfit started them; a later call starts again."""
         release(self._state)
