@@ -87,7 +87,8 @@ def _limit_loaded_libraries(threads: int) -> None:
 
 def start_worker(ready_dir: str, workers: int, timeout: float, _index: int) -> int:
     """Task of :meth:`WorkerPool.start`: load bigfit's data runtime, then wait until
-    ``workers`` workers have (or ``timeout`` seconds have passed); return the pid.
+    all ``workers`` workers have done so (or ``timeout`` seconds have passed); return
+    the pid.
 
     Waiting keeps this worker busy, so that each of the ``workers`` tasks runs in a
     worker of its own.
