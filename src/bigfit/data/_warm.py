@@ -3,8 +3,8 @@
 A fresh process pays this once, on the first batch it reads: importing the readers,
 the cache and the transforms (pyarrow's dataset and compute modules among them), then
 numba and its compiler target, which numba loads whole, scipy.linalg included, the
-first time a compiled loop runs.  That is about half a second of CPU on the machines
-bigfit is measured on.  :meth:`bigfit.engine.Engine.start` pays it up front, in every
+first time a compiled loop runs.  That is about 0.7 s of CPU on the machines bigfit
+is measured on.  :meth:`bigfit.engine.Engine.start` pays it up front, in every
 worker, so that the first pass runs at full speed.
 """
 

@@ -130,8 +130,8 @@ class LocalEngine(Engine):
         """Get ready to run bigfit's passes over data at full speed, and return the engine.
 
         With worker processes, starts every worker and waits until each has imported
-        bigfit's data layer and loaded its compiled loops (numba), about half a second
-        of CPU per process; otherwise does the same in this process.
+        bigfit's data layer and loaded its compiled loops (numba), about 0.7 s of
+        CPU per process; otherwise does the same in this process.
 
         Examples
         --------
