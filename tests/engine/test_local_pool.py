@@ -233,3 +233,25 @@ def test_in_process_start_loads_the_runtime_here() -> None:
             "print(before, 'numba.np.arraymath' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+class Sized:
+    """An item that tells its size, as shards do."""
+
+    def __init__(self, name: str, nbytes: int) -> None:
+        self.name, self.nbytes = name, nbytes
+
+
+def test_items_that_tell_their_size_start_largest_first(tmp_path: Path) -> None:
+    log = str(tmp_path / "started")
+
+    def run(item: Sized | str) -> str:
+        name = item if isinstance(item, str) else item.name
+        with open(log, "a") as file:
+            file.write(name + "\n")
+        return name
+
+    items = [Sized("small", 10), "plain", Sized("large", 30), Sized("medium", 20)]
+    with LocalEngine(1) as engine:  # one worker: tasks start in the order submitted
+        assert engine.map(run, items) == ["small", "plain", "large", "medium"]
+    assert Path(log).read_text().split() == ["large", "medium", "small", "plain"]

@@ -4,6 +4,11 @@ A worker killed by a signal (SIGKILL from the OOM killer, a segfault in native c
 breaks a :class:`~concurrent.futures.ProcessPoolExecutor` for good.  :class:`WorkerPool`
 starts a new executor, resubmits the unfinished items and keeps finished results; each
 worker records which item it is running, so the item that keeps killing workers is named.
+
+Items that tell their size (an ``nbytes`` attribute, as shards, arrays and Arrow tables
+do) are submitted largest first: each worker takes the next item as it frees up, so the
+small ones left at the end even out the workers' finishing times (longest-processing-
+time-first list scheduling).  Only the order of work changes: results keep item order.
 """
 
 from __future__ import annotations
@@ -193,6 +198,7 @@ class _MapCall:
         self.on_result = on_result
         self.call_id = next(_call_ids)
         self.packed = [_pack_item(index, item) for index, item in enumerate(items)]
+        self.order = _largest_first(items)
         self.results: list[Any] = [None] * len(items)
         self.todo = set(range(len(items)))
         self.deaths: Counter[int] = Counter()
@@ -218,7 +224,7 @@ class _MapCall:
 
     def _submit(self, executor: ProcessPoolExecutor) -> dict[Future[Any], int]:
         futures: dict[Future[Any], int] = {}
-        for index in sorted(self.todo):
+        for index in (index for index in self.order if index in self.todo):
             try:
                 future = executor.submit(
                     _worker.run_task, self.fn_ref, self.call_id, index, self.packed[index]
@@ -282,6 +288,15 @@ class _MapCall:
                     "giving up. Check its memory use (the kernel's OOM killer sends SIGKILL) "
                     "and any native code it calls."
                 )
+
+
+def _largest_first(items: Sequence[Any]) -> list[int]:
+    """Item positions by decreasing ``nbytes``; items without it keep their place after."""
+    def size(index: int) -> int:
+        nbytes = getattr(items[index], "nbytes", None)
+        return nbytes if isinstance(nbytes, int) and not isinstance(nbytes, bool) else -1
+
+    return sorted(range(len(items)), key=lambda index: -size(index))
 
 
 def _pack_item(index: int, item: Any) -> bytes:
