@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import psutil
 import pytest
 
 from bigfit.engine import LocalEngine
+from bigfit.engine._worker import arrive_and_wait
 from bigfit.engine.local import available_cores
 from bigfit.exceptions import EngineError, TaskError
 
@@ -206,10 +206,7 @@ def test_closed_engine_starts_again() -> None:
 def _report_once_per_worker(folder: str, workers: int) -> tuple[int, bool]:
     """Return this worker's pid and whether numba's compiler target is loaded, after
     every worker has taken one such task (so that each of them reports)."""
-    Path(folder, str(os.getpid())).touch()
-    deadline = time.monotonic() + 60
-    while len(os.listdir(folder)) < workers and time.monotonic() < deadline:
-        time.sleep(0.01)
+    arrive_and_wait(folder, workers, timeout=60)
     return os.getpid(), "numba.np.arraymath" in sys.modules  # imported by numba's target
 
 

@@ -96,12 +96,18 @@ def start_worker(ready_dir: str, workers: int, timeout: float, _index: int) -> i
     from bigfit.data._warm import warm_up  # the engine layer sits above data
 
     warm_up()
-    with open(os.path.join(ready_dir, str(os.getpid())), "wb"):
+    arrive_and_wait(ready_dir, workers, timeout)
+    return os.getpid()
+
+
+def arrive_and_wait(folder: str, processes: int, timeout: float) -> None:
+    """A barrier between processes: mark this one as arrived in ``folder``, then wait
+    until ``processes`` have (or ``timeout`` seconds have passed)."""
+    with open(os.path.join(folder, str(os.getpid())), "wb"):
         pass
     deadline = time.monotonic() + timeout
-    while len(os.listdir(ready_dir)) < workers and time.monotonic() < deadline:
+    while len(os.listdir(folder)) < processes and time.monotonic() < deadline:
         time.sleep(0.002)
-    return os.getpid()
 
 
 def read_marker(path: str) -> tuple[int, int]:
