@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from bigfit.engine import LocalEngine
+from bigfit.engine._pool import _LaneQueues
 from bigfit.engine._worker import arrive_and_wait
 from bigfit.engine.local import available_cores
 from bigfit.exceptions import EngineError, TaskError
@@ -252,3 +253,34 @@ def test_items_that_tell_their_size_start_largest_first(tmp_path: Path) -> None:
     with LocalEngine(1) as engine:  # one worker: tasks start in the order submitted
         assert engine.map(run, items) == ["small", "plain", "large", "medium"]
     assert Path(log).read_text().split() == ["large", "medium", "small", "plain"]
+
+
+def _pid(item: int) -> int:
+    return os.getpid()
+
+
+def test_an_item_goes_back_to_the_worker_that_ran_it() -> None:
+    # Four items fill both lanes' queues at once, so no worker can steal another's.
+    with LocalEngine(2) as engine:
+        first = dict(zip(range(4), engine.map(_pid, range(4)), strict=True))
+        assert len(set(first.values())) == 2  # both workers took items
+        for order in ([3, 2, 1, 0], [1, 3, 0, 2]):
+            assert engine.map(_pid, order) == [first[item] for item in order]
+
+
+def test_lane_queues_take_own_items_then_new_then_steal() -> None:
+    # Items 0-5 in the order to take them; 0, 2 and 4 were last run by lane 0, 1 by lane 1.
+    queues = _LaneQueues([0, 1, 2, 3, 4, 5], [0, 1, 0, None, 0, None], lanes=2)
+    assert queues.next_for(1) == 1  # its own
+    assert queues.next_for(1) == 3  # then new items, in order
+    assert queues.next_for(1) == 5
+    assert queues.next_for(1) == 4  # then the last item of the busiest lane
+    assert queues.next_for(0) == 0
+    assert queues.next_for(0) == 2
+    assert queues.next_for(0) is None
+    assert queues.next_for(1) is None
+
+
+def test_lane_queues_ignore_a_home_beyond_the_lanes() -> None:
+    queues = _LaneQueues([0, 1], [3, None], lanes=2)  # from a pool of four workers
+    assert [queues.next_for(0), queues.next_for(0), queues.next_for(0)] == [0, 1, None]

@@ -1,14 +1,23 @@
 """The local engine's process pool: started on first use, rebuilt when a worker dies.
 
-A worker killed by a signal (SIGKILL from the OOM killer, a segfault in native code)
-breaks a :class:`~concurrent.futures.ProcessPoolExecutor` for good.  :class:`WorkerPool`
-starts a new executor, resubmits the unfinished items and keeps finished results; each
-worker records which item it is running, so the item that keeps killing workers is named.
+Each worker process is a one-process :class:`~concurrent.futures.ProcessPoolExecutor` (a
+*lane*) with its own queue, so that the driver chooses which worker runs an item:
 
-Items that tell their size (an ``nbytes`` attribute, as shards, arrays and Arrow tables
-do) are submitted largest first: each worker takes the next item as it frees up, so the
-small ones left at the end even out the workers' finishing times (longest-processing-
-time-first list scheduling).  Only the order of work changes: results keep item order.
+- An item goes back to the worker that ran it last.  A shard read again from a cache in
+  memory then finds its pages already mapped in that process, instead of every worker
+  mapping every shard in turn (the first passes over a cache would fault each page in
+  once per worker).
+- Items are taken largest first (an ``nbytes`` attribute, as shards, arrays and Arrow
+  tables have; others after, in their order), and a worker with nothing left of its own
+  takes new items, then the smallest left to the busiest worker.  So the workers finish
+  together (longest-processing-time-first list scheduling, with work stealing).
+
+Only where and when items run changes: results keep item order.
+
+A worker killed by a signal (SIGKILL from the OOM killer, a segfault in native code)
+breaks its executor for good.  :class:`WorkerPool` then starts new workers, resubmits the
+unfinished items and keeps finished results; each worker records which item it is
+running, so the item that keeps killing workers is named.
 """
 
 from __future__ import annotations
@@ -23,9 +32,9 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_for_sentinels
@@ -48,17 +57,33 @@ T = TypeVar("T")
 _TERMINATE_GRACE_S = 2.0
 # How long start() lets a worker wait for the others to be ready (a safety net only).
 _START_TIMEOUT_S = 120.0
+# Items queued in a lane at once: one running, one waiting, so a worker never waits for
+# the driver between items.
+_LANE_DEPTH = 2
+# Items whose pickle is larger than this have no home worker (hashing them would cost).
+_HOME_MAX_BYTES = 1 << 16
+_MAX_HOMES = 100_000
 _call_ids = itertools.count()
 
 
 @dataclass(eq=False)
 class _Generation:
-    """One executor and its worker processes; replaced whole when a worker dies."""
+    """One executor per worker (its lane); replaced whole when a worker dies."""
 
-    executor: ProcessPoolExecutor
-    processes: dict[int, BaseProcess]
+    lanes: list[ProcessPoolExecutor]
+    # Each executor's own dict of its process, which it fills as it starts it: the only
+    # way to learn a worker's exit code once its executor breaks.
+    process_maps: list[dict[int, BaseProcess]]
     # (call id, item index, exit code) of every worker that died, once inspected.
     crashes: list[tuple[int, int, int]] | None = None
+
+    def processes(self) -> list[BaseProcess]:
+        """The worker processes started so far."""
+        return [process for mapping in self.process_maps for process in list(mapping.values())]
+
+    def shutdown(self, *, wait: bool, cancel_futures: bool = False) -> None:
+        for executor in self.lanes:
+            executor.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @dataclass(eq=False)
@@ -87,6 +112,8 @@ class WorkerPool:
         self.max_retries = max_retries
         self._threads = max(1, available_cores() // workers)
         self._resources = _Resources()
+        # Digest of an item's pickle -> the lane that last ran it.
+        self.homes: dict[int, int] = {}
         # Shut the workers down and remove the files when the pool is garbage-collected
         # or the interpreter exits, whichever comes first.
         self._finalizer = weakref.finalize(self, _release, self._resources)
@@ -117,7 +144,7 @@ class WorkerPool:
         return _worker.SharedValue.write(obj, self._directory())
 
     def generation(self) -> _Generation:
-        """Return the running executor, starting one if there is none."""
+        """Return the running workers, starting them if there are none."""
         resources = self._resources
         with resources.lock:
             if resources.generation is None:
@@ -130,9 +157,12 @@ class WorkerPool:
         resources = self._resources
         with resources.lock:
             if generation.crashes is None:
-                generation.executor.shutdown(wait=True)
-                generation.crashes = self._inspect(generation)
-                _stop(generation.processes.values())  # any the executor failed to stop
+                # Read before the shutdown: the workers of healthy lanes then exit too.
+                exit_codes = {process.pid: process.exitcode for process in generation.processes()}
+                generation.shutdown(wait=True)
+                generation.crashes = self._inspect(exit_codes)
+                _stop(generation.processes())  # any the executors failed to stop
+                self.homes.clear()  # new workers have nothing mapped
             if resources.generation is generation:
                 resources.generation = None
             return generation.crashes
@@ -152,31 +182,33 @@ class WorkerPool:
         a second each with numba loaded); the interpreter waits for them when it exits.
         """
         _release(self._resources, wait=False)
+        self.homes.clear()
 
     def _start(self) -> _Generation:
         markers = os.path.join(self._directory(), "workers")
         os.makedirs(markers, exist_ok=True)
-        executor = ProcessPoolExecutor(
-            self.workers,
-            mp_context=WorkerContext(),
-            initializer=_worker.initialize,
-            initargs=(self._threads, markers),
-        )
-        # The executor fills this dict as it starts workers; it is the only way to
-        # learn their exit codes once the executor breaks.
-        processes = getattr(executor, "_processes", None)
-        return _Generation(executor, {} if processes is None else processes)
+        lanes = [
+            ProcessPoolExecutor(
+                1,
+                mp_context=WorkerContext(),
+                initializer=_worker.initialize,
+                initargs=(self._threads, markers),
+            )
+            for _ in range(self.workers)
+        ]
+        maps = [getattr(executor, "_processes", None) for executor in lanes]
+        return _Generation(lanes, [{} if mapping is None else mapping for mapping in maps])
 
-    def _inspect(self, generation: _Generation) -> list[tuple[int, int, int]]:
+    def _inspect(self, exit_codes: dict[int, int | None]) -> list[tuple[int, int, int]]:
+        """``(call id, index, exit code)`` of the workers that had died by themselves."""
         markers = os.path.join(self._directory(), "workers")
         crashes = []
-        for pid, process in list(generation.processes.items()):
+        for pid, code in exit_codes.items():
             path = os.path.join(markers, str(pid))
             call_id, index = _worker.read_marker(path)
             _worker.remove_file(path)
-            # The executor terminates the surviving workers with SIGTERM once one dies.
-            if process.exitcode not in (None, -signal.SIGTERM):
-                crashes.append((call_id, index, process.exitcode))
+            if code not in (None, -signal.SIGTERM):
+                crashes.append((call_id, index, code))
         return crashes
 
     def _directory(self) -> str:
@@ -188,7 +220,7 @@ class WorkerPool:
 
 
 class _MapCall:
-    """One ``map``: submits unfinished items, collects results, resubmits after crashes."""
+    """One ``map``: feeds the lanes, collects results, resubmits after crashes."""
 
     def __init__(self, pool: WorkerPool, fn_ref: _worker.SharedValue[Any],
                  items: Sequence[Any], on_result: Callable[[int, Any], None] | None) -> None:
@@ -198,6 +230,8 @@ class _MapCall:
         self.on_result = on_result
         self.call_id = next(_call_ids)
         self.packed = [_pack_item(index, item) for index, item in enumerate(items)]
+        self.keys = [hash(packed) if len(packed) <= _HOME_MAX_BYTES else None
+                     for packed in self.packed]
         self.order = _largest_first(items)
         self.results: list[Any] = [None] * len(items)
         self.todo = set(range(len(items)))
@@ -207,55 +241,74 @@ class _MapCall:
     def run(self) -> list[Any]:
         while self.todo:
             generation = self.pool.generation()
-            futures = self._submit(generation.executor)
-            try:
-                broken = self._collect(futures)
-            except KeyboardInterrupt:
-                # No cancelling: the pool terminates the workers, and on Python 3.11 a
-                # future cancelled while the executor marks it broken kills the executor.
-                raise
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-            if broken:
+            if self._run_on(generation.lanes):
                 self._count_deaths(self.pool.crashes(generation))
         return self.results
 
-    def _submit(self, executor: ProcessPoolExecutor) -> dict[Future[Any], int]:
-        futures: dict[Future[Any], int] = {}
-        for index in (index for index in self.order if index in self.todo):
+    def _run_on(self, lanes: list[ProcessPoolExecutor]) -> bool:
+        """Run the unfinished items on ``lanes``; return whether one of them broke."""
+        homes = [self.pool.homes.get(key) if key is not None else None for key in self.keys]
+        queues = _LaneQueues([index for index in self.order if index in self.todo], homes,
+                             len(lanes))
+        running: dict[Future[Any], tuple[int, int]] = {}
+        broken = False
+
+        def feed(lane: int) -> None:
+            nonlocal broken
+            index = queues.next_for(lane)
+            if index is None:
+                return
             try:
-                future = executor.submit(
+                future = lanes[lane].submit(
                     _worker.run_task, self.fn_ref, self.call_id, index, self.packed[index]
                 )
             except BrokenProcessPool:
-                break  # collect what was submitted; the rest waits for the next pool
-            futures[future] = index
-        if not futures:  # broke before the first submit: force an inspection
-            futures[_broken_future()] = -1
-        return futures
+                broken = True  # the item waits for the next generation
+                return
+            running[future] = (index, lane)
 
-    def _collect(self, futures: dict[Future[Any], int]) -> bool:
-        """Record results as they arrive; return whether the pool broke."""
-        broken = False
-        for future in as_completed(futures):
-            index = futures[future]
-            error = future.exception()
-            if error is None:
-                try:
-                    result = pickle.loads(future.result())
-                except Exception as exc:  # e.g. a class the driver cannot import
-                    raise self._task_error(index, exc) from exc
-                self.results[index] = result
-                self.todo.discard(index)
-                if self.on_result is not None:
-                    self.on_result(index, result)
-            elif isinstance(error, BrokenProcessPool):
-                broken = True
-            else:
-                raise self._task_error(index, error)
+        for _ in range(_LANE_DEPTH):  # one item per lane, then a second one each
+            for lane in range(len(lanes)):
+                if not broken:
+                    feed(lane)
+        try:
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index, lane = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        self._record(index, future.result(), lane)
+                    elif isinstance(error, BrokenProcessPool):
+                        broken = True  # let the other lanes finish what they hold
+                    else:
+                        raise self._task_error(index, error)
+                    if not broken:
+                        feed(lane)
+        except KeyboardInterrupt:
+            # No cancelling: the pool terminates the workers, and on Python 3.11 a
+            # future cancelled while the executor marks it broken kills the executor.
+            raise
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
         return broken
+
+    def _record(self, index: int, payload: bytes, lane: int) -> None:
+        try:
+            result = pickle.loads(payload)
+        except Exception as exc:  # e.g. a class the driver cannot import
+            raise self._task_error(index, exc) from exc
+        self.results[index] = result
+        self.todo.discard(index)
+        key = self.keys[index]
+        if key is not None:
+            if len(self.pool.homes) >= _MAX_HOMES:
+                self.pool.homes.clear()
+            self.pool.homes[key] = lane
+        if self.on_result is not None:
+            self.on_result(index, result)
 
     def _task_error(self, index: int, error: BaseException) -> Exception:
         item = self.items[index]
@@ -290,6 +343,37 @@ class _MapCall:
                 )
 
 
+class _LaneQueues:
+    """Which item each lane runs next.
+
+    Parameters
+    ----------
+    order : list of int
+        The items to run, in the order to take them (largest first).
+    homes : list of int or None
+        For each item, the lane that ran it last, if any.
+    lanes : int
+        Number of lanes.
+    """
+
+    def __init__(self, order: list[int], homes: Sequence[int | None], lanes: int) -> None:
+        self.own: list[deque[int]] = [deque() for _ in range(lanes)]
+        self.new: deque[int] = deque()
+        for index in order:
+            home = homes[index]
+            (self.own[home] if home is not None and home < lanes else self.new).append(index)
+
+    def next_for(self, lane: int) -> int | None:
+        """The lane's next item of its own, else a new one, else the last item of the lane
+        with the most left; None when every item is taken."""
+        if self.own[lane]:
+            return self.own[lane].popleft()
+        if self.new:
+            return self.new.popleft()
+        busiest = max(self.own, key=len)
+        return busiest.pop() if busiest else None
+
+
 def _largest_first(items: Sequence[Any]) -> list[int]:
     """Item positions by decreasing ``nbytes``; items without it keep their place after."""
     def size(index: int) -> int:
@@ -307,12 +391,6 @@ def _pack_item(index: int, item: Any) -> bytes:
                          exc) from exc
 
 
-def _broken_future() -> Future[Any]:
-    future: Future[Any] = Future()
-    future.set_exception(BrokenProcessPool("the pool broke before any task was submitted"))
-    return future
-
-
 def _exit_reason(code: int) -> str:
     if code < 0:
         try:
@@ -323,9 +401,9 @@ def _exit_reason(code: int) -> str:
 
 
 def _terminate(generation: _Generation) -> None:
-    """Stop every worker of ``generation`` now, then its executor."""
-    _stop(generation.processes.values())
-    generation.executor.shutdown(wait=True)
+    """Stop every worker of ``generation`` now, then its executors."""
+    _stop(generation.processes())
+    generation.shutdown(wait=True)
 
 
 def _stop(processes: Iterable[BaseProcess]) -> None:
@@ -350,7 +428,7 @@ def _release(resources: _Resources, *, wait: bool = True) -> None:
         generation, resources.generation = resources.generation, None
         directory, resources.directory = resources.directory, None
     if generation is not None:
-        generation.executor.shutdown(wait=wait, cancel_futures=True)
+        generation.shutdown(wait=wait, cancel_futures=True)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
 
