@@ -113,7 +113,7 @@ class WorkerPool:
         self._threads = max(1, available_cores() // workers)
         self._resources = _Resources()
         # Digest of an item's pickle -> the lane that last ran it.
-        self.homes: dict[int, int] = {}
+        self._homes: dict[int, int] = {}
         # Shut the workers down and remove the files when the pool is garbage-collected
         # or the interpreter exits, whichever comes first.
         self._finalizer = weakref.finalize(self, _release, self._resources)
@@ -139,6 +139,18 @@ class WorkerPool:
         finally:
             shutil.rmtree(ready, ignore_errors=True)
 
+    def home(self, key: int | None) -> int | None:
+        """The lane that last ran the item of digest ``key``, if any."""
+        return None if key is None else self._homes.get(key)
+
+    def remember_home(self, key: int | None, lane: int) -> None:
+        """Record that ``lane`` ran the item of digest ``key`` (None: an item too large to key)."""
+        if key is None:
+            return
+        if len(self._homes) >= _MAX_HOMES:
+            self._homes.clear()
+        self._homes[key] = lane
+
     def share(self, obj: T) -> _worker.SharedValue[T]:
         """Write ``obj`` once where every worker can load it."""
         return _worker.SharedValue.write(obj, self._directory())
@@ -162,7 +174,7 @@ class WorkerPool:
                 generation.shutdown(wait=True)
                 generation.crashes = self._inspect(exit_codes)
                 _stop(generation.processes())  # any the executors failed to stop
-                self.homes.clear()  # new workers have nothing mapped
+                self._homes.clear()  # new workers have nothing mapped
             if resources.generation is generation:
                 resources.generation = None
             return generation.crashes
@@ -182,7 +194,7 @@ class WorkerPool:
         a second each with numba loaded); the interpreter waits for them when it exits.
         """
         _release(self._resources, wait=False)
-        self.homes.clear()
+        self._homes.clear()
 
     def _start(self) -> _Generation:
         markers = os.path.join(self._directory(), "workers")
@@ -247,7 +259,7 @@ class _MapCall:
 
     def _run_on(self, lanes: list[ProcessPoolExecutor]) -> bool:
         """Run the unfinished items on ``lanes``; return whether one of them broke."""
-        homes = [self.pool.homes.get(key) if key is not None else None for key in self.keys]
+        homes = [self.pool.home(key) for key in self.keys]
         queues = _LaneQueues([index for index in self.order if index in self.todo], homes,
                              len(lanes))
         running: dict[Future[Any], tuple[int, int]] = {}
@@ -302,11 +314,7 @@ class _MapCall:
             raise self._task_error(index, exc) from exc
         self.results[index] = result
         self.todo.discard(index)
-        key = self.keys[index]
-        if key is not None:
-            if len(self.pool.homes) >= _MAX_HOMES:
-                self.pool.homes.clear()
-            self.pool.homes[key] = lane
+        self.pool.remember_home(self.keys[index], lane)
         if self.on_result is not None:
             self.on_result(index, result)
 
